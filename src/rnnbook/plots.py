@@ -1,0 +1,76 @@
+"""One figure style for the whole book, and the diagrams that chapters draw with code."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+
+# Colour-blind-safe palette (Okabe & Ito), in the order the book uses it.
+COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+
+STYLE = {
+    "figure.figsize": (7.0, 3.6),
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
+    "savefig.bbox": "tight",
+    "font.size": 10.5,
+    "axes.titlesize": 11.5,
+    "axes.labelsize": 10.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": mpl.cycler(color=COLORS),
+    "legend.frameon": False,
+    "lines.linewidth": 1.8,
+    "image.cmap": "viridis",
+}
+
+
+def use_style() -> None:
+    """Apply the book's figure style; every chapter calls this once at the top."""
+    mpl.rcParams.update(STYLE)
+
+
+def _box(ax, xy, text, color, w=1.6, h=0.8, fontsize=11):
+    """A rounded box centred at xy with a label."""
+    x, y = xy
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05",
+                                fc=color, ec="black", lw=1.2, alpha=0.9))
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
+
+
+def _arrow(ax, start, end, text="", color="black", rad=0.0, text_offset=(0.0, 0.0)):
+    """An arrow from start to end, labelled near its middle."""
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, lw=1.4,
+                                 color=color, connectionstyle=f"arc3,rad={rad}"))
+    if text:
+        mx, my = (start[0] + end[0]) / 2 + text_offset[0], (start[1] + end[1]) / 2 + text_offset[1]
+        ax.text(mx, my, text, ha="center", va="center", fontsize=10, color=color,
+                bbox=dict(fc="white", ec="none", alpha=0.8, pad=1))
+
+
+def draw_rnn_cell(ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw one Elman cell: x_t enters, h_{t-1} loops back through W_hh, y_t leaves."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.2, 4.4))
+    ax.set_xlim(-3.2, 3.2)
+    ax.set_ylim(-2.9, 3.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.add_patch(Circle((0, -2.2), 0.45, fc=COLORS[5], ec="black"))
+    ax.text(0, -2.2, "$x_t$", ha="center", va="center", fontsize=13)
+    _box(ax, (0, 0), r"$h_t = \tanh(W_{hx}x_t + W_{hh}h_{t-1} + b_h)$", "#f2f2f2", w=4.6, h=0.9, fontsize=10.5)
+    ax.add_patch(Circle((0, 2.3), 0.45, fc=COLORS[4], ec="black"))
+    ax.text(0, 2.3, "$y_t$", ha="center", va="center", fontsize=13)
+    _arrow(ax, (0, -1.75), (0, -0.5), r"$W_{hx}$", text_offset=(0.45, 0))
+    _arrow(ax, (0, 0.5), (0, 1.85), r"$W_{yh}$", text_offset=(0.45, 0))
+    # the recurrent loop: out of the right side, round, back into the right side
+    ax.add_patch(FancyArrowPatch((2.3, 0.25), (2.3, -0.25), arrowstyle="-|>", mutation_scale=14, lw=1.6,
+                                 color=COLORS[1], connectionstyle="arc3,rad=-2.2"))
+    ax.text(3.05, 0, r"$W_{hh}$", color=COLORS[1], ha="center", va="center", fontsize=11)
+    ax.text(2.35, -1.05, "$h_{t-1}$: the state\nfrom the last step", color=COLORS[1], fontsize=9, ha="center")
+    ax.text(0, 2.95, r"$\mathrm{softmax}(W_{yh} h_t + b_y)$ for classes, or linear for regression",
+            ha="center", fontsize=8.5)
+    return ax

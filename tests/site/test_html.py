@@ -1,0 +1,63 @@
+"""Checks of the built HTML book (`make book` first)."""
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from bs4 import BeautifulSoup
+
+from tests.test_notebooks_clean import ROOT, toc_files
+
+HTML = ROOT / "_build" / "html"
+PAGES = toc_files()
+CHAPTERS = [f for f in PAGES if (ROOT / f).with_suffix(".ipynb").exists()]
+
+
+def soup(page: str) -> BeautifulSoup:
+    path = HTML / f"{page}.html"
+    assert path.exists(), f"{path} was not built: run `make book` first"
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_index_exists():
+    assert (HTML / "index.html").exists(), "no _build/html/index.html: run `make book` first"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_built_without_errors(page):
+    s = soup(page)
+    text = s.get_text()
+    assert "Traceback (most recent call last)" not in text
+    assert not s.select(".output.error, .output.traceback, .cell_output .traceback"), f"{page} shows a cell error"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_has_a_figure_served_from_build(page):
+    s = soup(page)
+    local = [img["src"] for img in s.find_all("img") if not urlparse(img["src"]).scheme]
+    served = [src for src in local if ((HTML / page).parent / src).resolve().is_file()]
+    assert served, f"{page} has no figure served from _build/html"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_nothing_is_hotlinked(page):
+    s = soup(page)
+    for tag, attr in (("img", "src"), ("script", "src")):
+        for el in s.find_all(tag):
+            src = el.get(attr) or ""
+            assert urlparse(src).scheme not in ("http", "https"), f"{page}: <{tag}> loads {src} from the web"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_equations_are_typeset_by_local_mathjax(page):
+    s = soup(page)
+    scripts = [el.get("src", "") for el in s.find_all("script")]
+    assert any("MathJax.js" in src and not urlparse(src).scheme for src in scripts)
+    assert s.select(".math"), f"{page} has no equations"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_has_download_button_and_exercises(page):
+    s = soup(page)
+    assert s.find(href=lambda h: h and h.endswith(".ipynb")), f"{page} offers no notebook download"
+    assert "Exercises" in s.get_text() and "Summary" in s.get_text(), f"{page} lacks exercises or a summary"
