@@ -6,7 +6,7 @@ from pathlib import Path
 
 import jupyter_server_mathjax
 
-MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"  # MathJax 2.7, shipped on PyPI
+MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"  # MathJax 2.7 with its STIX-Web fonts, shipped on PyPI
 
 
 def _use_local_mathjax(app, config):
@@ -22,7 +22,7 @@ def _use_local_mathjax(app, config):
             "processClass": "tex2jax_process|mathjax_process|math|output_area",
             "ignoreClass": "tex2jax_ignore|mathjax_ignore",
         },
-        "HTML-CSS": {"availableFonts": ["TeX"], "imageFont": None},
+        "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web", "imageFont": None},
         "messageStyle": "none",
     }
 
