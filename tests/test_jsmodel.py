@@ -1,0 +1,115 @@
+"""The JavaScript sampler (book/_static/sampler.js) computes what rnnbook.sampling computes, in a real browser."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rnnbook.data import CharVocab
+from rnnbook.jsmodel import decode, model_spec, write_js
+from rnnbook.models import CharRNN
+from rnnbook.sampling import filter_probs, generate
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLER_JS = ROOT / "book" / "_static" / "sampler.js"
+CHROMIUM = "/usr/bin/chromium"
+VOCAB = CharVocab("\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def tiny_model(cell: str, seed: int = 0) -> CharRNN:
+    torch.manual_seed(seed)
+    model = CharRNN(len(VOCAB), embed_dim=8, hidden_size=16, num_layers=2, cell=cell).eval()
+    with torch.no_grad():  # larger weights than the default init, so the logits are far from ties
+        for p in model.parameters():
+            p.mul_(3.0)
+    return model
+
+
+def test_spec_round_trips_the_weights():
+    model = tiny_model("lstm")
+    spec = model_spec(model, VOCAB)
+    assert spec["cell"] == "lstm" and spec["vocab"] == list(VOCAB.chars) and spec["num_layers"] == 2
+    np.testing.assert_array_equal(decode(spec["tensors"]["embed"], (len(VOCAB), 8)), model.embed.weight.detach().numpy())
+    np.testing.assert_array_equal(decode(spec["tensors"]["layers"][1]["W_hh"], (64, 16)), model.rnn.weight_hh_l1.detach().numpy())
+
+
+def test_spec_rejects_a_vocabulary_of_another_size():
+    with pytest.raises(ValueError, match="vocabulary of 3 characters"):
+        model_spec(tiny_model("rnn"), CharVocab("abc"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium) - the browser tests need it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+def js_page(browser, tmp_path, model):
+    """A blank page with the model's weights and the sampler script loaded; uncaught errors are collected."""
+    write_js(model_spec(model, VOCAB), tmp_path / "rnnbook_model.js")
+    shutil.copy(SAMPLER_JS, tmp_path / "sampler.js")
+    (tmp_path / "index.html").write_text('<script src="rnnbook_model.js"></script><script src="sampler.js"></script>')
+    page = browser.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto((tmp_path / "index.html").as_uri())
+    return page
+
+
+JS_GREEDY = """([prompt, length, seed, temperature, topK, topP]) => {
+  const S = window.rnnbookSampler, spec = window.RNNBOOK_MODEL, model = new S.CharRNN(spec);
+  let out = prompt;
+  for (const v of S.generate(model, spec, prompt, {length, seed, temperature, topK, topP})) if (v.char !== null) out += v.char;
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_greedy_text_is_identical_in_javascript_and_python(browser, tmp_path, cell):
+    model = tiny_model(cell)
+    page = js_page(browser, tmp_path, model)
+    for prompt in ("ROMEO:\n", "To be, or not", ""):
+        python = generate(model, VOCAB, prompt, length=200, temperature=0)
+        js = page.evaluate(JS_GREEDY, [prompt, 200, 1, 0, None, None])
+        assert js == python
+    assert page.errors == []
+
+
+def test_filtered_distribution_matches_python(browser, tmp_path):
+    page = js_page(browser, tmp_path, tiny_model("gru"))
+    logits = torch.randn(len(VOCAB), generator=torch.Generator().manual_seed(3)) * 3
+    for temperature, top_k, top_p in [(1.0, None, None), (0.7, 10, None), (1.3, None, 0.9), (0.5, 5, 0.5), (2.0, 100, 1.0)]:
+        js = page.evaluate("([l, t, k, p]) => Array.from(window.rnnbookSampler.filteredProbs(l, t, k, p))",
+                           [logits.tolist(), temperature, top_k, top_p])
+        np.testing.assert_allclose(js, filter_probs(logits, temperature, top_k, top_p).numpy(), atol=1e-12)
+
+
+def test_seeded_sampling_is_deterministic_and_seed_dependent(browser, tmp_path):
+    page = js_page(browser, tmp_path, tiny_model("lstm"))
+    a, b, c = (page.evaluate(JS_GREEDY, ["KING:", 120, seed, 1.0, None, 0.95]) for seed in (7, 7, 8))
+    assert a == b and a != c and len(a) == len("KING:") + 120
+
+
+def test_bad_settings_are_reported_not_thrown(browser, tmp_path):
+    page = js_page(browser, tmp_path, tiny_model("rnn"))
+    errors = page.evaluate("""() => window.rnnbookSampler.parseSettings(
+        {temperature: "-1", top_k: "0", top_p: "1.5", length: "abc", seed: "1.5"}).errors""")
+    assert any("temperature" in e for e in errors) and any("top_k" in e for e in errors)
+    assert any("top_p must be in (0, 1]" in e for e in errors) and any("length" in e for e in errors)
+    ok = page.evaluate("""() => window.rnnbookSampler.parseSettings(
+        {temperature: "0", top_k: "", top_p: "1", length: "10", seed: ""}).errors""")
+    assert ok == []
+    unknown = page.evaluate("() => window.rnnbookSampler.encodePrompt('héllo', new Map([...'helo'].map((c, i) => [c, i])))")
+    assert unknown["unknown"] == ["é"] and len(unknown["ids"]) == 4
