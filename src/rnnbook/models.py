@@ -41,3 +41,69 @@ class ElmanRNN(nn.Module):
             hs.append(h)
         hs = torch.stack(hs)
         return hs, hs @ self.W_yh.T + self.b_y
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention in which position t sees only positions s <= t (the masked softmax of chapter 6)."""
+
+    def __init__(self, d: int, n_heads: int):
+        super().__init__()
+        if d % n_heads:
+            raise ValueError(f"model width d={d} must be divisible by n_heads={n_heads}")
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d, 3 * d)  # W_Q, W_K, W_V side by side
+        self.proj = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, d) -> (B, T, d), all T positions in one pass."""
+        B, T, d = x.shape
+        q, k, v = (z.view(B, T, self.n_heads, -1).transpose(1, 2) for z in self.qkv(x).split(d, dim=-1))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, heads, T, T): query t, key s
+        future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)  # s > t
+        weights = scores.masked_fill(future, float("-inf")).softmax(dim=-1)
+        return self.proj((weights @ v).transpose(1, 2).reshape(B, T, d))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm Transformer block: x + attention(LayerNorm(x)), then x + MLP(LayerNorm(x))."""
+
+    def __init__(self, d: int, n_heads: int):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.attn = CausalSelfAttention(d, n_heads)
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, d) -> (B, T, d)."""
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class CausalTransformer(nn.Module):
+    """A small decoder-only (GPT-style) character model: token and position embeddings, blocks, a linear head."""
+
+    def __init__(self, vocab_size: int, d: int = 64, n_layers: int = 2, n_heads: int = 4, block_size: int = 256):
+        super().__init__()
+        self.block_size = block_size
+        self.tok = nn.Embedding(vocab_size, d)
+        self.pos = nn.Embedding(block_size, d)
+        self.blocks = nn.Sequential(*[TransformerBlock(d, n_heads) for _ in range(n_layers)])
+        self.ln = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab_size)
+
+    def forward(self, x: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
+        """Ids x (B, T) -> logits (B, T, V) and no state: the interface of `CharRNN`, so the same loop trains both.
+
+        The logits at position t depend on x[:, :t+1] only. A Transformer carries no state from one call to
+        the next; its context is the x it is given, at most `block_size` characters.
+        """
+        if state is not None:
+            raise ValueError("a Transformer has no recurrent state: pass state=None and the whole context in x")
+        if x.dim() != 2:
+            raise ValueError(f"x has shape {tuple(x.shape)}, expected (B, T) character ids")
+        T = x.shape[1]
+        if not 1 <= T <= self.block_size:
+            raise ValueError(f"sequence length T={T} must be between 1 and block_size={self.block_size}")
+        h = self.tok(x) + self.pos(torch.arange(T, device=x.device))
+        return self.head(self.ln(self.blocks(h))), None

@@ -74,3 +74,34 @@ def draw_rnn_cell(ax: plt.Axes | None = None) -> plt.Axes:
     ax.text(0, 2.95, r"$\mathrm{softmax}(W_{yh} h_t + b_y)$ for classes, or linear for regression",
             ha="center", fontsize=8.5)
     return ax
+
+
+def draw_parallel_scan(T: int = 8, ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw the Hillis-Steele scan of a linear recurrence over T steps: each round composes every block with the one `shift` steps earlier."""
+    if not isinstance(T, int) or not 2 <= T <= 16:
+        raise ValueError(f"T must be an integer from 2 to 16, got {T!r}")
+    rounds = (T - 1).bit_length()  # ceil(log2 T)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.0 + 0.8 * T, 1.1 + 1.05 * rounds))
+    ax.set_xlim(-1.6, T + 0.6)
+    ax.set_ylim(-rounds - 0.75, 0.7)
+    ax.axis("off")
+    for r in range(rounds + 1):
+        shift = 2 ** (r - 1) if r else 0
+        label = "steps $(a_t, b_t)$" if r == 0 else f"round {r}\nshift {shift}"
+        ax.text(-1.5, -r, label, ha="left", va="center", fontsize=9)
+        for t in range(1, T + 1):
+            first = max(1, t - 2**r + 1)  # after round r, block t covers steps first..t
+            if r:
+                ax.add_patch(FancyArrowPatch((t, -r + 1 - 0.27), (t, -r + 0.27), arrowstyle="-|>", mutation_scale=9,
+                                             lw=0.9, color="gray"))
+                if t > shift:
+                    ax.add_patch(FancyArrowPatch((t - shift, -r + 1 - 0.27), (t - 0.12, -r + 0.27), arrowstyle="-|>",
+                                                 mutation_scale=9, lw=1.2, color=COLORS[1]))
+            done = first == 1
+            ax.add_patch(FancyBboxPatch((t - 0.36, -r - 0.22), 0.72, 0.44, boxstyle="round,pad=0.02",
+                                        fc=COLORS[2] if done else "#f2f2f2", ec="black", lw=0.9, alpha=0.9))
+            ax.text(t, -r, str(t) if first == t else f"{first}–{t}", ha="center", va="center", fontsize=8.5)
+    ax.text(T / 2 + 0.5, -rounds - 0.6, r"green: the block starts at step 1, so $h_t = A_t h_0 + B_t$ is known;"
+            r" orange: compose with the block that ends shift steps earlier", ha="center", fontsize=8.5)
+    return ax

@@ -68,3 +68,49 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def count_params(params: dict[str, np.ndarray]) -> int:
     """Total number of scalar parameters."""
     return int(sum(np.size(v) for v in params.values()))
+
+
+def _check_linear_recurrence(a: np.ndarray, b: np.ndarray, h0: np.ndarray) -> None:
+    """Raise a ValueError unless a and b are (T, H) arrays of the same shape with T >= 1 and h0 is (H,)."""
+    if np.ndim(a) != 2 or np.shape(a) != np.shape(b) or np.shape(a)[0] == 0:
+        raise ValueError(f"a and b must both have shape (T, H) with T >= 1, got {np.shape(a)} and {np.shape(b)}")
+    if np.shape(h0) != np.shape(a)[1:]:
+        raise ValueError(f"h0 has shape {np.shape(h0)}, expected (H,) with H={np.shape(a)[1]}")
+
+
+def linear_recurrence(a: np.ndarray, b: np.ndarray, h0: np.ndarray) -> np.ndarray:
+    """h_t = a_t * h_{t-1} + b_t (elementwise), one step after another: a, b (T, H), h0 (H,) -> states (T, H)."""
+    _check_linear_recurrence(a, b, h0)
+    hs = np.zeros(np.shape(a), dtype=np.result_type(a, b, h0))
+    h = h0
+    for t in range(len(a)):
+        h = a[t] * h + b[t]
+        hs[t] = h
+    return hs
+
+
+def parallel_scan(a: np.ndarray, b: np.ndarray, h0: np.ndarray) -> np.ndarray:
+    """The states of `linear_recurrence` in ceil(log2 T) rounds, each a few elementwise operations over all steps."""
+    _check_linear_recurrence(a, b, h0)
+    # (A[t], B[t]) is the affine map h -> A h + B of a block of steps ending at t; at first, step t alone.
+    A, B = np.array(a, dtype=np.result_type(a, b, h0)), np.array(b, dtype=np.result_type(a, b, h0))
+    shift = 1
+    while shift < len(A):
+        # compose each block with the block that ends `shift` steps earlier: (A2, B2) after (A1, B1) = (A2 A1, A2 B1 + B2)
+        A[shift:], B[shift:] = A[shift:] * A[:-shift], A[shift:] * B[:-shift] + B[shift:]
+        shift *= 2
+    return A * h0 + B  # now each block starts at step 1: h_t = A[t] h_0 + B[t]
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function 1 / (1 + exp(-x))."""
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def min_gru(inputs: np.ndarray, W_zx: np.ndarray, b_z: np.ndarray, W_hx: np.ndarray, b_h: np.ndarray, h0: np.ndarray) -> np.ndarray:
+    """minGRU (Feng et al., 2024) over inputs (T, D) from h0 (H,), by a parallel scan; return states (T, H)."""
+    if np.ndim(inputs) != 2 or np.shape(W_zx) != np.shape(W_hx) or np.shape(W_zx)[1:] != np.shape(inputs)[1:]:
+        raise ValueError(f"expected inputs (T, D) and W_zx, W_hx (H, D); got {np.shape(inputs)}, {np.shape(W_zx)}, {np.shape(W_hx)}")
+    z = sigmoid(inputs @ W_zx.T + b_z)  # update gate z_t: depends on x_t only, not on h_{t-1}
+    h_tilde = inputs @ W_hx.T + b_h  # candidate state, also from x_t alone
+    return parallel_scan(1 - z, z * h_tilde, h0)  # h_t = (1 - z_t) * h_{t-1} + z_t * h_tilde_t

@@ -1,0 +1,81 @@
+"""Tests of rnnbook.models."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnbook.models import CausalSelfAttention, CausalTransformer
+
+
+def test_causal_self_attention_matches_torch_sdpa():
+    torch.manual_seed(0)
+    B, T, d, n_heads = 2, 7, 16, 4
+    attn = CausalSelfAttention(d, n_heads)
+    x = torch.randn(B, T, d)
+    q, k, v = (z.view(B, T, n_heads, -1).transpose(1, 2) for z in attn.qkv(x).split(d, dim=-1))
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, d)
+    torch.testing.assert_close(attn(x), attn.proj(ref))
+
+
+def test_causal_self_attention_rejects_bad_width():
+    with pytest.raises(ValueError, match="divisible"):
+        CausalSelfAttention(10, 4)
+
+
+def test_causal_transformer_shapes_and_causality():
+    torch.manual_seed(0)
+    model = CausalTransformer(11, d=16, n_layers=2, n_heads=2, block_size=12)
+    x = torch.randint(0, 11, (3, 12))
+    logits, state = model(x)
+    assert logits.shape == (3, 12, 11) and state is None
+    changed = x.clone()
+    changed[:, 8:] = (changed[:, 8:] + 1) % 11  # change the future of position 7
+    logits2, _ = model(changed)
+    torch.testing.assert_close(logits[:, :8], logits2[:, :8])  # the past does not see the future
+    assert not torch.allclose(logits[:, 8:], logits2[:, 8:])  # and the change does reach later positions
+
+
+def test_causal_transformer_batch_elements_are_independent():
+    torch.manual_seed(0)
+    model = CausalTransformer(5, d=8, n_layers=1, n_heads=2, block_size=6)
+    x = torch.randint(0, 5, (4, 6))
+    torch.testing.assert_close(model(x)[0][2], model(x[2:3])[0][0])
+
+
+def test_causal_transformer_parameter_count():
+    V, d, L, bs = 65, 64, 2, 256
+    model = CausalTransformer(V, d, L, 4, bs)
+    per_block = (3 * d * d + 3 * d) + (d * d + d) + (4 * d * d + 4 * d) + (4 * d * d + d) + 2 * 2 * d
+    expected = V * d + bs * d + L * per_block + 2 * d + (d * V + V)
+    assert sum(p.numel() for p in model.parameters()) == expected
+
+
+def test_causal_transformer_learns_a_repeating_pattern():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: one thread is fastest, and unharmed by a busy machine
+    try:
+        torch.manual_seed(0)
+        model = CausalTransformer(4, d=16, n_layers=1, n_heads=2, block_size=16)
+        x = torch.tensor([0, 1, 2, 3] * 4).repeat(8, 1)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        for _ in range(60):
+            loss = F.cross_entropy(model(x[:, :-1])[0].flatten(0, 1), x[:, 1:].flatten())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
+    assert loss.item() < 0.1
+
+
+@pytest.mark.parametrize("shape", [(2, 17), (2, 0), (5,)])
+def test_causal_transformer_rejects_bad_input(shape):
+    model = CausalTransformer(5, d=8, n_layers=1, n_heads=2, block_size=16)
+    with pytest.raises(ValueError, match="block_size|expected"):
+        model(torch.zeros(shape, dtype=torch.long))
+
+
+def test_causal_transformer_rejects_a_state():
+    model = CausalTransformer(5, d=8, n_layers=1, n_heads=2, block_size=16)
+    with pytest.raises(ValueError, match="no recurrent state"):
+        model(torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 1, 8))
