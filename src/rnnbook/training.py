@@ -1,0 +1,190 @@
+"""Training a character-level language model: stateful truncated BPTT, AdamW, clipping, a schedule, evaluation."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from rnnbook.data import stream_batches
+
+
+@dataclass
+class TrainConfig:
+    """The recipe: batching, optimiser, schedule and stopping rule (a number of steps or a wall-clock budget)."""
+
+    batch_size: int = 32        # B parallel streams of text
+    seq_len: int = 64           # T characters between two truncations of backpropagation
+    lr: float = 5e-3            # peak learning rate of AdamW
+    weight_decay: float = 0.01  # AdamW's decoupled weight decay (matrices only)
+    warmup: int = 50            # steps of linear warm-up from 0 to lr
+    min_lr: float = 0.1         # the cosine decay ends at min_lr * lr
+    clip: float = 1.0           # maximum global norm of the gradient
+    steps: int | None = None    # stop after this many updates ...
+    budget: float | None = None  # ... or after this many seconds of training
+    seed: int = 0
+    precision: str = "auto"     # "bf16" autocast, "fp32", or "auto": bf16 where the hardware runs it natively
+
+    def __post_init__(self):
+        if (self.steps is None) == (self.budget is None):
+            raise ValueError(f"give exactly one of steps={self.steps} and budget={self.budget}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps={self.steps} must be >= 1")
+        if self.budget is not None and not self.budget > 0:
+            raise ValueError(f"budget={self.budget} seconds must be > 0")
+        for name in ("batch_size", "seq_len"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if not (self.lr > 0 and self.clip > 0 and self.weight_decay >= 0 and 0 <= self.min_lr <= 1 and self.warmup >= 0):
+            raise ValueError("need lr > 0, clip > 0, weight_decay >= 0, 0 <= min_lr <= 1 and warmup >= 0")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"precision={self.precision!r}; valid values are 'auto', 'bf16' and 'fp32'")
+
+
+def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
+    """Linear warm-up over `cfg.warmup` steps, then cosine decay from lr to min_lr * lr as progress goes 0 -> 1."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    cos = 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+    return cfg.lr * (cfg.min_lr + (1 - cfg.min_lr) * cos)
+
+
+def bf16_works(model: nn.Module, device: torch.device) -> bool:
+    """Whether this hardware runs bfloat16 natively and this model trains under bfloat16 autocast."""
+    try:
+        native = (torch.cuda.is_bf16_supported() if device.type == "cuda"
+                  else torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        native = False
+    if not native:
+        return False
+    trial = copy.deepcopy(model)
+    try:  # some kernels (oneDNN's LSTM on some CPUs) refuse bfloat16: try one step on a copy
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            logits, _ = trial(torch.zeros(2, 3, dtype=torch.long, device=device))
+        logits.float().sum().backward()
+        return True
+    except RuntimeError:
+        return False
+
+
+def autocast(device: torch.device, bf16: bool):
+    """bfloat16 autocast on device, or nothing."""
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def detach(state):
+    """Cut the graph behind a hidden state (a tensor, or the LSTM's (h, c)), keeping its values."""
+    if state is None:
+        return None
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def select_stream(state, b: int):
+    """The state of stream b alone, batch size 1."""
+    return tuple(s[:, b:b + 1] for s in state) if isinstance(state, tuple) else state[:, b:b + 1]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, ids: torch.Tensor, batch_size: int = 64, seq_len: int = 256, bf16: bool = False) -> float:
+    """Mean cross-entropy in nats per character over the whole of ids, the hidden state carried throughout.
+
+    The text is cut into `batch_size` contiguous streams read in parallel, and the characters left over
+    continue the last stream, so that every character after the first is predicted exactly once.
+    """
+    if len(ids) < 2:
+        raise ValueError(f"need at least 2 characters to evaluate, got {len(ids)}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    ids = ids.to(device)
+    B = min(batch_size, len(ids) - 1)
+    total, state = 0.0, None
+    with autocast(device, bf16):
+        for x, y in stream_batches(ids, B, seq_len):
+            logits, state = model(x, state)
+            total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum").item()
+        n = (len(ids) - 1) // B
+        if B * n < len(ids) - 1:  # the tail continues stream B-1, which ends where it starts
+            x, y = ids[B * n:-1][None], ids[B * n + 1:][None]
+            logits, _ = model(x, select_stream(state, B - 1))
+            total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum").item()
+    model.train(was_training)
+    return total / (len(ids) - 1)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices only (not on biases, not on the embedding)."""
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("embed")]
+    other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith("embed"))]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": other, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.99))
+
+
+def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | None, cfg: TrainConfig,
+          progress: bool = True) -> dict:
+    """Train model on train_ids with stateful truncated BPTT; return the loss history and the final metrics.
+
+    Each epoch reads the text as `cfg.batch_size` contiguous streams, `cfg.seq_len` characters at a time,
+    carrying the hidden state from chunk to chunk (detached, so gradients stop at the chunk boundary).
+    Epochs after the first start at a random offset, so that chunk boundaries move.
+    """
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    device = next(model.parameters()).device
+    train_ids = train_ids.to(device)
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_works(model, device))
+    opt = make_optimizer(model, cfg)
+    model.train()
+    history, step, chars, epoch = [], 0, 0, 0
+    bar = tqdm(total=cfg.steps if cfg.steps else round(cfg.budget), unit="step" if cfg.steps else "s",
+               disable=not progress, file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
+    start = time.perf_counter()
+    done = False
+    while not done:
+        offset = 0 if epoch == 0 else random.randrange(cfg.seq_len)
+        state = None
+        for x, y in stream_batches(train_ids, cfg.batch_size, cfg.seq_len, offset):
+            elapsed = time.perf_counter() - start
+            frac = step / cfg.steps if cfg.steps else elapsed / cfg.budget
+            for group in opt.param_groups:
+                group["lr"] = lr_at(cfg, step, frac)
+            with autocast(device, bf16):
+                logits, state = model(x, state)
+            loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            state = detach(state)
+            step += 1
+            chars += y.numel()
+            elapsed = time.perf_counter() - start
+            history.append((step, loss.item(), elapsed))
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{opt.param_groups[0]['lr']:.1e}", refresh=False)
+            bar.update(1 if cfg.steps else round(min(elapsed, cfg.budget)) - bar.n)
+            if (cfg.steps and step >= cfg.steps) or (cfg.budget and elapsed >= cfg.budget):
+                done = True
+                break
+        epoch += 1
+    bar.close()
+    train_seconds = time.perf_counter() - start
+    result = {"steps": step, "epochs": round(chars / len(train_ids), 3), "train_seconds": round(train_seconds, 2),
+              "chars_per_second": round(chars / train_seconds), "bf16": bf16,
+              "train_loss": round(sum(h[1] for h in history[-20:]) / len(history[-20:]), 4), "history": history}
+    if val_ids is not None:
+        t = time.perf_counter()
+        val = evaluate(model, val_ids, bf16=bf16)
+        result.update(val_loss=round(val, 4), val_bpc=round(val / math.log(2), 4),
+                      eval_seconds=round(time.perf_counter() - t, 2))
+    result["config"] = asdict(cfg)
+    return result

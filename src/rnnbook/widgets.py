@@ -1,0 +1,96 @@
+"""An interactive sampler (ipywidgets) and a static comparison of sampling settings for the HTML book."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+from torch import nn
+
+from rnnbook.data import CharVocab
+from rnnbook.plots import COLORS
+from rnnbook.sampling import generate, next_char_probs
+
+
+def show_char(c: str) -> str:
+    """A visible label for a character: newline and space get symbols."""
+    return {"\n": "\u23ce", " ": "\u2423", "\t": "\u21e5"}.get(c, c)
+
+
+def bars_html(probs, vocab: CharVocab, top: int = 15) -> str:
+    """The `top` most probable next characters as an HTML bar chart."""
+    order = sorted(range(len(probs)), key=lambda i: -probs[i])[:top]
+    rows = "".join(
+        f"<tr><td style='font-family:monospace;padding-right:6px'>{html.escape(show_char(vocab.chars[i]))}</td>"
+        f"<td style='width:260px'><div style='background:{COLORS[0]};height:12px;width:{100 * probs[i]:.1f}%'></div></td>"
+        f"<td style='font-family:monospace;padding-left:6px'>{probs[i]:.3f}</td></tr>"
+        for i in order if probs[i] > 0
+    )
+    return f"<b>Next character</b><table style='border-collapse:collapse'>{rows}</table>"
+
+
+class Sampler(widgets.VBox):
+    """Prompt, temperature, top-k, top-p, length, seed, a Generate button, the text, and the next-character chart."""
+
+    def __init__(self, model: nn.Module, vocab: CharVocab, prompt: str = "ROMEO:\n", length: int = 300):
+        self.model, self.vocab = model, vocab
+        self.prompt = widgets.Textarea(value=prompt, description="prompt", rows=3,
+                                       layout=widgets.Layout(width="95%"))
+        self.temperature = widgets.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature")
+        self.top_k = widgets.IntSlider(value=0, min=0, max=len(vocab), description="top-k", tooltip="0: no limit")
+        self.top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p")
+        self.length = widgets.IntSlider(value=length, min=0, max=2000, step=50, description="length")
+        self.seed = widgets.IntText(value=0, description="seed")
+        self.button = widgets.Button(description="Generate", button_style="primary")
+        self.message = widgets.HTML()
+        self.output = widgets.Textarea(rows=14, layout=widgets.Layout(width="95%"), disabled=True)
+        self.chart = widgets.HTML()
+        for w in (self.prompt, self.temperature, self.top_k, self.top_p):
+            w.observe(self.update_chart, names="value")
+        self.button.on_click(self.generate)
+        controls = widgets.VBox([self.temperature, self.top_k, self.top_p, self.length, self.seed, self.button])
+        super().__init__([self.prompt, self.message, widgets.HBox([controls, self.chart]), self.output])
+        self.update_chart()
+
+    def settings(self) -> dict:
+        """The sampling settings as `generate` takes them (top-k 0 and top-p 1 mean no limit)."""
+        return dict(temperature=self.temperature.value, top_k=self.top_k.value or None,
+                    top_p=self.top_p.value if self.top_p.value < 1 else None)
+
+    def _check_prompt(self) -> None:
+        """Name the prompt's characters that the vocabulary lacks (they are skipped)."""
+        unknown = sorted({c for c in self.prompt.value if c not in self.vocab})
+        self.message.value = ("" if not unknown else "<span style='color:#D55E00'>not in the vocabulary, skipped: "
+                              + html.escape(" ".join(repr(c) for c in unknown)) + "</span>")
+
+    def update_chart(self, change=None) -> None:
+        """Redraw the distribution of the first new character under the current prompt and settings."""
+        self._check_prompt()
+        probs = next_char_probs(self.model, self.vocab, self.prompt.value, unknown="skip", **self.settings())
+        self.chart.value = bars_html(probs, self.vocab)
+
+    def generate(self, button=None) -> str:
+        """Generate with the current settings and show the text."""
+        self._check_prompt()
+        try:
+            self.output.value = generate(self.model, self.vocab, self.prompt.value, self.length.value,
+                                         seed=self.seed.value, unknown="skip", **self.settings())
+        except ValueError as e:  # a seed out of range, say: show why instead of raising in a callback
+            self.message.value = f"<span style='color:#D55E00'>{html.escape(str(e))}</span>"
+        return self.output.value
+
+
+def sampler(model: nn.Module, vocab: CharVocab, prompt: str = "ROMEO:\n", length: int = 300) -> Sampler:
+    """An ipywidgets panel to sample from model; the chart updates as the settings change."""
+    return Sampler(model, vocab, prompt, length)
+
+
+def compare_settings(model: nn.Module, vocab: CharVocab, prompt: str, settings: dict[str, dict],
+                     length: int = 200, seed: int = 0) -> str:
+    """Samples at several settings ({label: generate keyword arguments}) side by side, as an HTML table."""
+    cells = []
+    for label, kwargs in settings.items():
+        text = generate(model, vocab, prompt, length, seed=seed, **kwargs)
+        cells.append(f"<td style='vertical-align:top;padding:6px;min-width:180px'><b>{html.escape(label)}</b>"
+                     f"<pre style='white-space:pre-wrap;font-size:85%'>{html.escape(text)}</pre></td>")
+    return "<table><tr>" + "".join(cells) + "</tr></table>"

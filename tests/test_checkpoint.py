@@ -1,0 +1,126 @@
+"""Tests of rnnbook.checkpoint: round trip, and every kind of bad file refused with a ValueError."""
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from rnnbook.checkpoint import load_checkpoint, paths, save_checkpoint
+from rnnbook.data import CharVocab
+from rnnbook.models import CharRNN
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    vocab = CharVocab.from_text("hello world\n")
+    model = CharRNN(len(vocab), 4, 8, 2, "lstm")
+    path = save_checkpoint(tmp_path / "run", model, vocab, {"val_loss": 1.23, "command": "python -m rnnbook.train"})
+    return path, model, vocab
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_round_trip(tmp_path, cell):
+    torch.manual_seed(1)
+    vocab = CharVocab.from_text("abc \n")
+    model = CharRNN(len(vocab), 3, 5, 2, cell)
+    path = save_checkpoint(tmp_path / "m.safetensors", model, vocab, {"note": "x"})
+    assert path == tmp_path / "m.safetensors" and (tmp_path / "m.json").is_file()
+    loaded, vocab2, meta = load_checkpoint(path)
+    assert vocab2.chars == vocab.chars and meta == {"note": "x"} and loaded.config == model.config
+    assert not loaded.training
+    x = torch.randint(0, len(vocab), (2, 6))
+    assert torch.equal(loaded(x)[0], model.eval()(x)[0])
+    assert load_checkpoint(tmp_path / "m")[1].chars == vocab.chars  # the name without suffix works too
+
+
+def test_paths():
+    assert paths("a/b") == paths("a/b.safetensors") == paths("a/b.json")
+    assert [p.name for p in paths("runs/lstm.v2")] == ["lstm.v2.safetensors", "lstm.v2.json"]
+
+
+def test_save_rejects_vocab_of_wrong_size(tmp_path):
+    with pytest.raises(ValueError, match="vocab_size"):
+        save_checkpoint(tmp_path / "x", CharRNN(5), CharVocab("abc"))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ValueError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "nothing.safetensors")
+
+
+def test_empty_file(saved):
+    path = saved[0]
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match="empty"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("keep", [4, 100, -50])
+def test_truncated_file(saved, keep):
+    path = saved[0]
+    blob = path.read_bytes()
+    path.write_bytes(blob[:keep])
+    with pytest.raises(ValueError, match="truncated|not a valid|corrupted"):
+        load_checkpoint(path)
+
+
+def test_corrupted_tensor_bytes(saved):
+    path = saved[0]
+    blob = bytearray(path.read_bytes())
+    blob[-10] ^= 0xFF  # one flipped byte inside a tensor: still a well-formed safetensors file
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="corrupted"):
+        load_checkpoint(path)
+
+
+def test_corrupted_header(saved):
+    path = saved[0]
+    blob = bytearray(path.read_bytes())
+    blob[10:20] = b"\x00" * 10
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="not a valid safetensors"):
+        load_checkpoint(path)
+
+
+class Boom:
+    """Unpickling this object would create a file: proof that something was unpickled."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (str(self.target), "w"))
+
+
+def test_pickle_files_are_refused_and_never_unpickled(tmp_path, saved):
+    path = saved[0]
+    marker = tmp_path / "unpickled"
+    path.write_bytes(pickle.dumps(Boom(marker)))
+    with pytest.raises(ValueError, match="pickle"):
+        load_checkpoint(path)
+    torch.save({"w": torch.zeros(3)}, path)  # PyTorch's own format: a zip archive of pickles
+    with pytest.raises(ValueError, match="pickle"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_missing_or_bad_json(saved):
+    path, _, _ = saved
+    json_path = path.with_suffix(".json")
+    good = json_path.read_text()
+    json_path.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_checkpoint(path)
+    json_path.write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(ValueError, match="not an rnnbook checkpoint"):
+        load_checkpoint(path)
+    info = json.loads(good)
+    info["config"]["hidden_size"] = 9  # the tensors no longer fit the configuration
+    json_path.write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="does not match"):
+        load_checkpoint(path)
+    json_path.unlink()
+    with pytest.raises(ValueError, match="no companion"):
+        load_checkpoint(path)

@@ -1,0 +1,137 @@
+"""Tests of rnnbook.sampling: arguments, determinism, greedy decoding, filtering and state carrying."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnbook.data import CharVocab
+from rnnbook.models import CharRNN
+from rnnbook.sampling import filter_probs, generate, hidden_states, next_char_probs
+
+VOCAB = CharVocab.from_text("abcdefgh \n:")
+
+
+@pytest.fixture(scope="module", params=["lstm", "gru"])
+def model(request):
+    torch.manual_seed(0)
+    return CharRNN(len(VOCAB), 6, 12, 2, request.param).eval()
+
+
+def naive_greedy(model, vocab, prompt, length):
+    """Greedy decoding that re-reads the whole text at every step (slow, obviously right)."""
+    ids = vocab.encode(prompt).tolist()
+    for _ in range(length):
+        logits, _ = model(torch.tensor([ids]))
+        ids.append(int(torch.argmax(logits[0, -1])))
+    return vocab.decode(ids)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(temperature=-0.1), r"temperature.*>= 0"),
+    (dict(temperature=float("nan")), r"finite numbers >= 0"),
+    (dict(temperature=float("inf")), r"finite numbers >= 0"),
+    (dict(temperature="1"), r"temperature"),
+    (dict(top_k=0), r"integer >= 1"),
+    (dict(top_k=2.5), r"integer >= 1"),
+    (dict(top_k=True), r"integer >= 1"),
+    (dict(top_p=0.0), r"\(0, 1\]"),
+    (dict(top_p=1.5), r"\(0, 1\]"),
+    (dict(top_p=float("nan")), r"\(0, 1\]"),
+    (dict(length=-1), r"integers >= 0"),
+    (dict(length=2.0), r"integers >= 0"),
+    (dict(seed=-5), r"seed"),
+    (dict(seed=1.5), r"seed"),
+    (dict(prompt="xyz"), r"'x'.*not in the vocabulary"),
+    (dict(prompt=None), r"prompt must be a str"),
+    (dict(unknown="drop"), r"valid policies"),
+])
+def test_invalid_arguments_raise_with_the_valid_range(model, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        generate(model, VOCAB, **{"prompt": "ab", **kwargs})
+
+
+def test_output_is_prompt_plus_length_characters(model):
+    out = generate(model, VOCAB, "abc", length=37, seed=0)
+    assert out.startswith("abc") and len(out) == 40
+    assert generate(model, VOCAB, "abc", length=0) == "abc"
+    assert len(generate(model, VOCAB, "", length=15, seed=0)) == 15
+
+
+def test_same_seed_same_text_other_seed_other_text(model):
+    a = generate(model, VOCAB, "ab", 200, temperature=1.0, seed=7)
+    assert a == generate(model, VOCAB, "ab", 200, temperature=1.0, seed=7)
+    assert a != generate(model, VOCAB, "ab", 200, temperature=1.0, seed=8)
+
+
+def test_greedy_is_argmax_and_carries_the_state(model):
+    for prompt in ("a", "hedge", "ab:cd\nef"):
+        out = generate(model, VOCAB, prompt, 30, temperature=0)
+        assert out == naive_greedy(model, VOCAB, prompt, 30)
+        assert out == generate(model, VOCAB, prompt, 30, temperature=0, seed=123)  # no randomness involved
+
+
+def test_empty_prompt_starts_from_a_newline(model):
+    assert "\n" + generate(model, VOCAB, "", 20, temperature=0) == naive_greedy(model, VOCAB, "\n", 20)
+
+
+def test_extreme_but_valid_values(model):
+    greedy = generate(model, VOCAB, "ab", 50, temperature=0)
+    assert generate(model, VOCAB, "ab", 50, temperature=1e-300, seed=1) == greedy
+    assert generate(model, VOCAB, "ab", 50, temperature=5e-324, seed=1) == greedy
+    assert generate(model, VOCAB, "ab", 50, top_k=1, seed=1) == greedy
+    assert generate(model, VOCAB, "ab", 50, top_p=1e-9, seed=1) == greedy
+    assert generate(model, VOCAB, "ab", 50, top_k=10_000, seed=1) == generate(model, VOCAB, "ab", 50, seed=1)
+    assert generate(model, VOCAB, "ab", 50, top_p=1.0, seed=1) == generate(model, VOCAB, "ab", 50, seed=1)
+    assert len(generate(model, VOCAB, "ab", 20, temperature=1e6, seed=1)) == 22
+    long_prompt = "abcdefgh \n" * 1000
+    assert generate(model, VOCAB, long_prompt, 2, temperature=0) == naive_greedy(model, VOCAB, long_prompt, 2)
+
+
+def test_unknown_prompt_characters_can_be_skipped(model):
+    assert generate(model, VOCAB, "aXb", 10, temperature=0, unknown="skip") == \
+        "aXb" + generate(model, VOCAB, "ab", 10, temperature=0)[2:]
+
+
+def test_filter_probs_rules():
+    logits = torch.log(torch.tensor([0.1, 0.4, 0.2, 0.3]))
+    assert torch.allclose(filter_probs(logits), torch.tensor([0.1, 0.4, 0.2, 0.3], dtype=torch.float64))
+    assert filter_probs(logits, temperature=0).tolist() == [0, 1, 0, 0]
+    assert torch.allclose(filter_probs(logits, top_k=2), torch.tensor([0, 4 / 7, 0, 3 / 7], dtype=torch.float64))
+    # top_p=0.6: 0.4 is kept (nothing before it), 0.3 is kept (0.4 < 0.6 before it), 0.2 is not (0.7 before it)
+    assert torch.allclose(filter_probs(logits, top_p=0.6), torch.tensor([0, 4 / 7, 0, 3 / 7], dtype=torch.float64))
+    assert torch.allclose(filter_probs(logits, top_p=0.4), torch.tensor([0, 1, 0, 0], dtype=torch.float64))
+    # temperature 2 flattens: p proportional to sqrt(p)
+    p = np.sqrt([0.1, 0.4, 0.2, 0.3])
+    assert np.allclose(filter_probs(logits, temperature=2.0).numpy(), p / p.sum())
+    # ties: top-k keeps the lower id
+    assert filter_probs(torch.zeros(4), top_k=1).tolist() == [1, 0, 0, 0]
+    assert filter_probs(torch.zeros(4), temperature=0).tolist() == [1, 0, 0, 0]
+
+
+def test_sampled_frequencies_follow_the_filtered_distribution(model):
+    probs = next_char_probs(model, VOCAB, "ab", temperature=1.5, top_k=4)
+    assert np.count_nonzero(probs) == 4 and math.isclose(probs.sum(), 1.0)
+    counts = np.zeros(len(VOCAB))
+    for seed in range(400):
+        counts[VOCAB.index[generate(model, VOCAB, "ab", 1, temperature=1.5, top_k=4, seed=seed)[-1]]] += 1
+    assert set(np.flatnonzero(counts)) <= set(np.flatnonzero(probs))
+    assert np.abs(counts / 400 - probs).max() < 0.08
+
+
+def test_generate_restores_training_mode(model):
+    model.train()
+    generate(model, VOCAB, "ab", 3, seed=0)
+    assert model.training
+    model.eval()
+
+
+def test_hidden_states(model):
+    hs = hidden_states(model, VOCAB, "abc\nab")
+    assert hs.shape == (6, 12)
+    with torch.no_grad():
+        out, _ = model.rnn(model.embed(VOCAB.encode("abc")[None]))
+    assert np.allclose(hs[:3], out[0].numpy(), atol=1e-6)
+    with pytest.raises(ValueError):
+        hidden_states(model, VOCAB, "")

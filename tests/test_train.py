@@ -1,0 +1,57 @@
+"""Tests of the command line `python -m rnnbook.train` on a tiny text and a tiny model."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rnnbook.checkpoint import load_checkpoint
+from rnnbook.train import main
+
+TINY = ["--embed", "4", "--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "16", "--quiet"]
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    path = tmp_path / "poem.txt"
+    path.write_text("Shall I compare thee to a summer's day?\nThou art more lovely and more temperate.\n" * 30)
+    return path
+
+
+def test_cli_prints_one_json_line_and_saves_a_checkpoint(tmp_path, text_file):
+    out = tmp_path / "runs" / "tiny"
+    proc = subprocess.run([sys.executable, "-m", "rnnbook.train", "--text", str(text_file), "--cell", "gru",
+                           "--steps", "5", "--out", str(out), *TINY], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("val_loss", "val_bpc", "train_seconds", "chars_per_second", "steps"):
+        assert key in result
+    assert result["steps"] == 5 and result["val_loss"] > 0 and result["chars_per_second"] > 0
+    model, vocab, meta = load_checkpoint(result["out"])
+    assert model.config["cell"] == "gru" and len(vocab) == len(set(text_file.read_text()))
+    assert meta["command"].startswith("python -m rnnbook.train --text") and "--steps 5" in meta["command"]
+    assert meta["val_loss"] == result["val_loss"]
+
+
+def test_cli_budget(text_file, capsys):
+    result = main(["--text", str(text_file), "--budget", "1", *TINY])
+    assert 1.0 <= result["train_seconds"] < 5 and result["steps"] >= 1
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["steps"] == result["steps"]
+
+
+def test_cli_same_seed_same_result(text_file):
+    a = main(["--text", str(text_file), "--steps", "4", "--seed", "5", *TINY])
+    b = main(["--text", str(text_file), "--steps", "4", "--seed", "5", *TINY])
+    assert a["val_loss"] == b["val_loss"] and a["train_loss"] == b["train_loss"]
+
+
+def test_cli_rejects_bad_input(tmp_path, text_file):
+    with pytest.raises(SystemExit):  # argparse: neither --corpus nor --text
+        main(["--steps", "1"])
+    with pytest.raises(SystemExit):
+        main(["--text", str(text_file), "--cell", "transformer"])
+    with pytest.raises(ValueError, match="no text file"):
+        main(["--text", str(tmp_path / "missing.txt"), "--steps", "1"])
+    with pytest.raises(ValueError, match="steps"):
+        main(["--text", str(text_file), "--steps", "0", *TINY])

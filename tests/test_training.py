@@ -1,0 +1,88 @@
+"""Tests of rnnbook.training: the schedule, evaluation on the whole text, and a short reproducible run."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnbook.data import CharVocab
+from rnnbook.models import CharRNN
+from rnnbook.training import TrainConfig, bf16_works, evaluate, lr_at, train
+
+TEXT = "the cat sat on the mat. " * 40
+
+
+def tiny(cell="gru", seed=0):
+    torch.manual_seed(seed)
+    return CharRNN(len(CharVocab.from_text(TEXT)), 8, 16, 1, cell)
+
+
+def test_lr_schedule_warms_up_then_decays():
+    cfg = TrainConfig(steps=100, lr=1e-2, warmup=10, min_lr=0.1)
+    assert lr_at(cfg, 0, 0.0) == pytest.approx(1e-3)
+    assert lr_at(cfg, 9, 0.09) == pytest.approx(1e-2)
+    assert lr_at(cfg, 10, 0.0) == pytest.approx(1e-2)
+    assert lr_at(cfg, 50, 0.5) == pytest.approx(0.55e-2)
+    assert lr_at(cfg, 100, 1.0) == pytest.approx(1e-3)
+    lrs = [lr_at(cfg, s, s / 100) for s in range(10, 101)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(steps=1, budget=1.0), dict(steps=0), dict(budget=-1.0),
+                                    dict(steps=1, precision="fp16"), dict(steps=1, lr=0.0),
+                                    dict(steps=1, batch_size=0)])
+def test_config_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError):
+        TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_evaluate_predicts_every_character_once_with_state_carried(cell):
+    vocab = CharVocab.from_text(TEXT)
+    model = tiny(cell).eval()
+    ids = vocab.encode(TEXT[:203])
+    with torch.no_grad():  # the reference: one sequence, read from start to end
+        logits, _ = model(ids[None, :-1])
+        reference = F.cross_entropy(logits[0], ids[1:]).item()
+    assert evaluate(model, ids, batch_size=1, seq_len=7) == pytest.approx(reference, rel=1e-5)
+    # 5 streams: each starts from a zero state once, so the loss differs a little, not a lot
+    batched = evaluate(model, ids, batch_size=5, seq_len=7)
+    assert batched == pytest.approx(reference, rel=0.05) and batched != reference
+
+
+def test_evaluate_rejects_too_short_text():
+    with pytest.raises(ValueError):
+        evaluate(tiny(), torch.tensor([1]))
+
+
+def test_training_lowers_the_loss_and_is_reproducible():
+    vocab = CharVocab.from_text(TEXT)
+    ids = vocab.encode(TEXT)
+    cfg = TrainConfig(steps=40, batch_size=4, seq_len=16, lr=1e-2, warmup=5, seed=3, precision="fp32")
+    runs = []
+    for _ in range(2):
+        model = tiny()
+        before = evaluate(model, ids)
+        result = train(model, ids, ids, cfg, progress=False)
+        runs.append(result)
+    assert runs[0]["val_loss"] < before - 1.0, (before, runs[0]["val_loss"])
+    assert [h[1] for h in runs[0]["history"]] == [h[1] for h in runs[1]["history"]]
+    assert runs[0]["steps"] == 40 and runs[0]["val_bpc"] == pytest.approx(runs[0]["val_loss"] / math.log(2), abs=1e-3)
+    assert runs[0]["chars_per_second"] > 0 and runs[0]["bf16"] is False
+
+
+def test_training_stops_at_the_budget():
+    vocab = CharVocab.from_text(TEXT)
+    ids = vocab.encode(TEXT)
+    result = train(tiny(), ids, None, TrainConfig(budget=1.0, batch_size=2, seq_len=8, precision="fp32"), progress=False)
+    assert 1.0 <= result["train_seconds"] < 3.0 and result["steps"] > 1 and "val_loss" not in result
+
+
+def test_bf16_auto_falls_back_cleanly():
+    model = tiny("lstm")
+    works = bf16_works(model, torch.device("cpu"))
+    assert isinstance(works, bool)
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    result = train(model, ids, ids, TrainConfig(steps=2, batch_size=2, seq_len=8), progress=False)
+    assert result["bf16"] == works and math.isfinite(result["val_loss"])
