@@ -8,28 +8,35 @@ import pytest
 import torch
 from torch import nn
 
+from tests.test_notebooks_clean import toc_files
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 ROLE = re.compile(r"\{(ref|numref|doc|eq)\}`(?:[^`<]*<)?([^`>]+)>?`")
 
 
 def book_sources() -> dict[Path, str]:
-    """The text of every page of the book: markdown files, and the cells of the notebooks."""
-    texts = {p: p.read_text(encoding="utf-8") for p in BOOK.rglob("*.md")}
-    for p in BOOK.rglob("*.ipynb"):
-        cells = json.loads(p.read_text(encoding="utf-8"))["cells"]
-        texts[p] = "\n".join("".join(c["source"]) + "\n" + json.dumps(c.get("metadata", {})) for c in cells)
+    """The text of every page the book builds (those in _toc.yml): markdown files, and the cells of the notebooks."""
+    texts = {}
+    for page in toc_files():
+        md, nb = (ROOT / page).with_suffix(".md"), (ROOT / page).with_suffix(".ipynb")
+        if md.exists():
+            texts[md] = md.read_text(encoding="utf-8")
+        elif nb.exists():
+            cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+            texts[nb] = "\n".join("".join(c["source"]) + "\n" + json.dumps(c.get("metadata", {})) for c in cells)
     return texts
 
 
 def defined_targets() -> dict[str, set[str]]:
-    """Labels of sections, figures and equations defined anywhere in the book, and the documents that exist."""
+    """Labels of sections, figures and equations defined on the pages the book builds, and those pages."""
     labels, figures, equations = set(), set(), set()
-    for text in book_sources().values():
+    sources = book_sources()
+    for text in sources.values():
         labels |= set(re.findall(r"^\(([\w-]+)\)=", text, flags=re.M))
         figures |= set(re.findall(r'"name": "([\w-]+)"', text)) | set(re.findall(r"^:name: ([\w-]+)", text, flags=re.M))
         equations |= set(re.findall(r"^:label: ([\w-]+)", text, flags=re.M))
-    docs = {str(p.relative_to(BOOK).with_suffix("")) for p in list(BOOK.rglob("*.md")) + list(BOOK.rglob("*.ipynb"))}
+    docs = {str(p.relative_to(BOOK).with_suffix("")) for p in sources}
     return {"ref": labels, "numref": figures | labels, "eq": equations, "doc": docs}
 
 
