@@ -5,7 +5,7 @@ import torch
 from rnnbook.data import CharVocab
 from rnnbook.models import CharRNN
 from rnnbook.sampling import generate
-from rnnbook.widgets import bars_html, compare_settings, sampler
+from rnnbook.widgets import bars_html, samples_table, sampler
 
 VOCAB = CharVocab.from_text("abcde \n:")
 
@@ -50,7 +50,7 @@ def test_invalid_seed_shows_a_message_instead_of_raising():
 
 
 def test_static_views():
-    model = tiny()
-    table = compare_settings(model, VOCAB, "ab", {"greedy": dict(temperature=0), "T=1": dict(temperature=1.0)}, 20)
-    assert table.count("<td") == 2 and "greedy" in table
+    table = samples_table({"greedy": "ab<c", "T=1": "abd"})
+    assert table.count("<td") == 2 and "greedy" in table and "ab&lt;c" in table
     assert bars_html([0.5, 0.25, 0.25, 0, 0, 0, 0, 0], VOCAB, top=2).count("<tr>") == 2
+    assert bars_html([0.5, 0.5, 0, 0, 0, 0, 0, 0], VOCAB, top=5).count("<tr>") == 2  # zero bars are left out

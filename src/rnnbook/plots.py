@@ -105,3 +105,36 @@ def draw_parallel_scan(T: int = 8, ax: plt.Axes | None = None) -> plt.Axes:
     ax.text(T / 2 + 0.5, -rounds - 0.6, r"green: the block starts at step 1, so $h_t = A_t h_0 + B_t$ is known;"
             r" orange: compose with the block that ends shift steps earlier", ha="center", fontsize=8.5)
     return ax
+
+
+def draw_stream_batches(B: int = 4, chunks: int = 3, ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw stateful batching for truncated BPTT: the text cut into B streams, read T characters at a time."""
+    if not (isinstance(B, int) and isinstance(chunks, int) and 1 <= B <= 8 and 1 <= chunks <= 6):
+        raise ValueError(f"need integers 1 <= B <= 8 and 1 <= chunks <= 6, got B={B!r}, chunks={chunks!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.6, 1.6 + 0.55 * B))
+    width = 1.6 * chunks
+    ax.set_xlim(-1.3, width + 0.9)
+    ax.set_ylim(-B * 0.6 - 0.6, 1.45)
+    ax.axis("off")
+    ax.text(-1.25, 1.0, "text", va="center", fontsize=9.5)
+    for b in range(B):  # the text as one strip, cut into B contiguous pieces
+        ax.add_patch(FancyBboxPatch((b * width / B, 0.8), width / B, 0.4, boxstyle="square,pad=0",
+                                    fc=COLORS[b % len(COLORS)], ec="white", alpha=0.75))
+        ax.text((b + 0.5) * width / B, 1.0, f"stream {b + 1}", ha="center", va="center", fontsize=8.5)
+    for b in range(B):
+        y = -b * 0.6 - 0.1
+        ax.text(-1.25, y, f"row {b + 1} of\nevery batch", va="center", fontsize=7.5)
+        for k in range(chunks):
+            x0 = k * 1.6 + 0.1
+            ax.add_patch(FancyBboxPatch((x0, y - 0.2), 1.2, 0.4, boxstyle="round,pad=0.02",
+                                        fc=COLORS[b % len(COLORS)], ec="black", lw=0.8, alpha=0.75))
+            ax.text(x0 + 0.6, y, "T chars", ha="center", va="center", fontsize=8)
+            if k + 1 < chunks:
+                ax.add_patch(FancyArrowPatch((x0 + 1.22, y), (x0 + 1.58, y), arrowstyle="-|>", mutation_scale=10,
+                                             lw=1.2, color="black"))
+    for k in range(chunks):
+        ax.text(k * 1.6 + 0.7, 0.45, f"batch {k + 1}", ha="center", fontsize=9)
+    ax.text(width / 2, -B * 0.6 - 0.4, r"$\rightarrow$: the hidden state $h$ is carried to the next batch "
+            "(values kept, gradient cut)", ha="center", fontsize=8.5)
+    return ax

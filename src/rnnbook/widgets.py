@@ -85,12 +85,9 @@ def sampler(model: nn.Module, vocab: CharVocab, prompt: str = "ROMEO:\n", length
     return Sampler(model, vocab, prompt, length)
 
 
-def compare_settings(model: nn.Module, vocab: CharVocab, prompt: str, settings: dict[str, dict],
-                     length: int = 200, seed: int = 0) -> str:
-    """Samples at several settings ({label: generate keyword arguments}) side by side, as an HTML table."""
-    cells = []
-    for label, kwargs in settings.items():
-        text = generate(model, vocab, prompt, length, seed=seed, **kwargs)
-        cells.append(f"<td style='vertical-align:top;padding:6px;min-width:180px'><b>{html.escape(label)}</b>"
-                     f"<pre style='white-space:pre-wrap;font-size:85%'>{html.escape(text)}</pre></td>")
-    return "<table><tr>" + "".join(cells) + "</tr></table>"
+def samples_table(samples: dict[str, str]) -> str:
+    """Samples side by side ({setting: text}), as an HTML table: the static view of the sampler."""
+    cells = "".join(f"<td style='vertical-align:top;padding:6px;min-width:150px'><b>{html.escape(label)}</b>"
+                    f"<pre style='white-space:pre-wrap;font-size:80%'>{html.escape(text)}</pre></td>"
+                    for label, text in samples.items())
+    return f"<div style='overflow-x:auto'><table><tr>{cells}</tr></table></div>"

@@ -1,0 +1,25 @@
+"""Tests of the shipped model: it loads, its metadata records how it was made, and it writes text."""
+
+import math
+
+from rnnbook.checkpoint import load_checkpoint
+from rnnbook.data import VAL_PLAYS
+from rnnbook.pretrained import PRETRAINED, load_pretrained
+from rnnbook.sampling import generate
+
+
+def test_shipped_model_is_small_and_documented():
+    assert PRETRAINED.stat().st_size < 5_000_000
+    _, vocab, meta = load_checkpoint(PRETRAINED)
+    assert meta["command"].startswith("python -m rnnbook.train --corpus shakespeare")
+    assert 0.5 < meta["val_loss"] < math.log(len(vocab))
+    assert abs(meta["val_bpc"] - meta["val_loss"] / math.log(2)) < 1e-3
+    assert meta["corpus"] == "shakespeare" and set(VAL_PLAYS) == {"macbeth", "twelfth-night"}
+
+
+def test_load_pretrained_generates_text():
+    model, vocab = load_pretrained()
+    assert not model.training
+    text = generate(model, vocab, "ROMEO:\n", 80, temperature=0.8, seed=0)
+    assert text.startswith("ROMEO:\n") and len(text) == 87
+    assert generate(model, vocab, "ROMEO:\n", 80, temperature=0.8, seed=0) == text
