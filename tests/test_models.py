@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnbook.models import CausalSelfAttention, CausalTransformer
+from rnnbook.models import ElmanRNN, SequenceModel, UnrolledRNN, gated_params
 
 
 def test_causal_self_attention_matches_torch_sdpa():
@@ -79,3 +80,62 @@ def test_causal_transformer_rejects_a_state():
     model = CausalTransformer(5, d=8, n_layers=1, n_heads=2, block_size=16)
     with pytest.raises(ValueError, match="no recurrent state"):
         model(torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 1, 8))
+
+
+# --- unrolling and sequence models (chapters 2 and 3) ---
+
+
+def test_unrolled_rnn_equals_the_loop_and_its_gradients_sum_to_the_tied_gradient():
+    torch.manual_seed(0)
+    T, B = 5, 3
+    rnn = ElmanRNN(4, 6, 3).double()
+    deep = UnrolledRNN(rnn, T)
+    x, targets = torch.randn(T, B, 4, dtype=torch.float64), torch.randint(0, 3, (T, B))
+    hs, ys = rnn(x)
+    hs_d, ys_d = deep(x)
+    torch.testing.assert_close(hs, hs_d)
+    torch.testing.assert_close(ys, ys_d)
+    F.cross_entropy(ys.reshape(-1, 3), targets.reshape(-1), reduction="sum").backward()
+    F.cross_entropy(ys_d.reshape(-1, 3), targets.reshape(-1), reduction="sum").backward()
+    for name, p in rnn.named_parameters():
+        per_step = torch.stack([getattr(layer, name).grad for layer in deep.layers])
+        torch.testing.assert_close(per_step.sum(0), p.grad)
+        assert not torch.allclose(per_step[-1], p.grad)  # one step alone is not the whole gradient
+
+
+def test_unrolled_rnn_copies_are_independent_and_fixed_in_length():
+    rnn = ElmanRNN(2, 3, 2)
+    deep = UnrolledRNN(rnn, 4)
+    assert sum(p.numel() for p in deep.parameters()) == 4 * sum(p.numel() for p in rnn.parameters())
+    with torch.no_grad():
+        deep.layers[0].W_hh.add_(1.0)
+    assert not torch.equal(deep.layers[0].W_hh, deep.layers[1].W_hh)
+    assert not torch.equal(deep.layers[0].W_hh, rnn.W_hh)
+    with pytest.raises(ValueError, match="unrolled for T=4"):
+        deep(torch.zeros(5, 2))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_sequence_model_shapes_and_carried_state(cell):
+    torch.manual_seed(0)
+    model = SequenceModel(cell, D=3, H=5, V=4)
+    x = torch.randn(8, 2, 3)
+    logits, state = model(x)
+    assert logits.shape == (8, 2, 4)
+    first, state1 = model(x[:5])
+    second, _ = model(x[5:], state1)  # carrying the state on equals reading everything at once
+    torch.testing.assert_close(torch.cat([first, second]), logits)
+
+
+def test_sequence_model_rejects_unknown_cells():
+    with pytest.raises(ValueError, match="cell must be one of"):
+        SequenceModel("transformer", 3, 5, 4)
+
+
+def test_gated_params_names_and_shapes():
+    p = gated_params(torch.nn.LSTM(3, 5))
+    assert {k: v.shape for k, v in p.items()} == {"W_hx": (20, 3), "W_hh": (20, 5), "b_hx": (20,), "b_hh": (20,)}
+    assert gated_params(torch.nn.GRUCell(3, 5))["W_hh"].shape == (15, 5)
+    for bad in (torch.nn.RNN(3, 5), torch.nn.LSTM(3, 5, num_layers=2), torch.nn.GRU(3, 5, bias=False)):
+        with pytest.raises(ValueError, match="expected"):
+            gated_params(bad)

@@ -7,8 +7,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import Circle
 
 from rnnbook.plots import draw_parallel_scan
+from rnnbook.plots import IO_PATTERNS, draw_io_pattern, draw_unrolled
 
 
 @pytest.mark.parametrize("T,rounds", [(2, 1), (5, 3), (8, 3), (9, 4)])
@@ -28,3 +30,37 @@ def test_draw_parallel_scan_draws_every_block_of_every_round(T, rounds):
 def test_draw_parallel_scan_rejects_bad_lengths(T):
     with pytest.raises(ValueError, match="T must be"):
         draw_parallel_scan(T)
+
+
+@pytest.mark.parametrize("T", [1, 3, 7])
+@pytest.mark.parametrize("grads", [False, True])
+def test_draw_unrolled_draws_one_column_per_step_with_the_same_weights(T, grads):
+    ax = draw_unrolled(T, grads=grads)
+    texts = [t.get_text() for t in ax.texts]
+    assert sum(isinstance(p, Circle) for p in ax.patches) == (3 if grads else 2) * T  # x_t, y_t (and L_t)
+    for w in ("$W_{hx}$", "$W_{hh}$", "$W_{yh}$"):
+        assert texts.count(w) == T  # the same matrix at every step
+    assert f"$h_{{{T}}}$" in texts and f"$h_{{{T + 1}}}$" not in texts
+    plt.close(ax.figure)
+
+
+@pytest.mark.parametrize("T", [0, -2, 2.5, "3"])
+def test_draw_unrolled_rejects_bad_lengths(T):
+    with pytest.raises(ValueError, match="T must be a positive integer"):
+        draw_unrolled(T)
+
+
+@pytest.mark.parametrize("kind", list(IO_PATTERNS))
+def test_draw_io_pattern_draws_inputs_and_outputs_where_the_pattern_has_them(kind):
+    steps, ins, outs, decoder = IO_PATTERNS[kind]
+    ax = draw_io_pattern(kind)
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("$x$") == len(ins) and texts.count("$y$") == len(outs)
+    assert sum(isinstance(p, FancyBboxPatch) for p in ax.patches) == steps
+    assert ax.get_title() == kind
+    plt.close(ax.figure)
+
+
+def test_draw_io_pattern_rejects_unknown_kinds():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        draw_io_pattern("many-to-some")

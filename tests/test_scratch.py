@@ -2,7 +2,15 @@
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
 
+from rnnbook.models import ElmanRNN, gated_params
+from rnnbook.scratch import (
+    gru_forward, init_params, log_softmax, lstm_forward, numerical_grads, relative_error, rnn_backward, rnn_forward,
+    rnn_loss_and_grads,
+)
 from rnnbook.scratch import linear_recurrence, min_gru, parallel_scan, sigmoid
 
 
@@ -53,3 +61,203 @@ def test_min_gru_equals_its_step_by_step_definition():
 def test_min_gru_rejects_mismatched_weights():
     with pytest.raises(ValueError, match="expected inputs"):
         min_gru(np.ones((5, 3)), np.ones((4, 2)), np.ones(4), np.ones((4, 2)), np.ones(4), np.ones(4))
+
+
+# --- the Elman RNN: forward pass, loss and gradients (chapters 1 to 3) ---
+
+SHAPES = [(1, 1, 2, 1), (3, 4, 5, 1), (4, 6, 3, 2), (5, 3, 7, 9)]  # (D, H, V, T), T = 1 included
+
+
+def random_problem(D: int, H: int, V: int, T: int, seed: int = 0):
+    """Parameters, inputs (T, D), integer targets (T,) and a non-zero initial state, all float64."""
+    rng = np.random.default_rng(seed)
+    return init_params(D, H, V, seed=seed, scale=0.6), rng.normal(size=(T, D)), rng.integers(0, V, size=T), rng.normal(size=H) * 0.5
+
+
+def torch_rnn(params: dict) -> tuple[nn.RNN, nn.Linear]:
+    """nn.RNN + nn.Linear (float64) holding the given Elman parameters."""
+    H, D = params["W_hx"].shape
+    rnn, readout = nn.RNN(D, H).double(), nn.Linear(H, params["W_yh"].shape[0]).double()
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(params["W_hx"]))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(params["W_hh"]))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(params["b_h"]))
+        rnn.bias_hh_l0.zero_()
+        readout.weight.copy_(torch.from_numpy(params["W_yh"]))
+        readout.bias.copy_(torch.from_numpy(params["b_y"]))
+    return rnn, readout
+
+
+@pytest.mark.parametrize("D,H,V,T", SHAPES)
+def test_rnn_forward_shapes_and_parity_with_torch(D, H, V, T):
+    params, x, _, h0 = random_problem(D, H, V, T)
+    hs, ys = rnn_forward(params, x, h0)
+    assert hs.shape == (T, H) and ys.shape == (T, V)
+    rnn, readout = torch_rnn(params)
+    with torch.no_grad():
+        hs_t, _ = rnn(torch.from_numpy(x), torch.from_numpy(h0)[None])
+        ys_t = readout(hs_t)
+    np.testing.assert_allclose(hs, hs_t.numpy(), atol=1e-12)
+    np.testing.assert_allclose(ys, ys_t.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("D,H,V,T", SHAPES)
+def test_rnn_loss_and_grads_match_finite_differences(D, H, V, T):
+    params, x, targets, h0 = random_problem(D, H, V, T, seed=T)
+    loss, grads, h_last = rnn_loss_and_grads(params, x, targets, h0)
+    numeric = numerical_grads(lambda p: rnn_loss_and_grads(p, x, targets, h0)[0], params)
+    assert set(grads) == set(params)
+    for k in params:
+        assert grads[k].shape == params[k].shape
+        assert relative_error(grads[k], numeric[k]) < 1e-6, k
+    np.testing.assert_allclose(h_last, rnn_forward(params, x, h0)[0][-1])
+
+
+@pytest.mark.parametrize("D,H,V,T", SHAPES)
+def test_rnn_loss_and_grads_match_autograd(D, H, V, T):
+    params, x, targets, h0 = random_problem(D, H, V, T, seed=T + 1)
+    loss, grads, h_last = rnn_loss_and_grads(params, x, targets, h0)
+    model = ElmanRNN.from_numpy(params)
+    hs, logits = model(torch.from_numpy(x), torch.from_numpy(h0))
+    loss_t = F.cross_entropy(logits, torch.from_numpy(targets), reduction="sum")
+    loss_t.backward()
+    assert loss == pytest.approx(loss_t.item(), rel=1e-12)
+    for k in params:
+        assert relative_error(grads[k], getattr(model, k).grad.numpy()) < 1e-10, k
+    np.testing.assert_allclose(h_last, hs[-1].detach().numpy(), atol=1e-14)
+
+
+def test_loss_is_the_sum_of_per_step_cross_entropies():
+    params, x, targets, h0 = random_problem(3, 4, 5, 6)
+    _, ys = rnn_forward(params, x, h0)
+    p = np.exp(ys) / np.exp(ys).sum(axis=1, keepdims=True)
+    expected = -sum(np.log(p[t, targets[t]]) for t in range(6))
+    assert rnn_loss_and_grads(params, x, targets, h0)[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_rnn_backward_with_a_last_step_loss_matches_autograd():
+    params, x, targets, h0 = random_problem(3, 5, 4, 7)
+    hs, ys = rnn_forward(params, x, h0)
+    dys = np.zeros_like(ys)
+    dys[-1] = np.exp(log_softmax(ys[-1])) - np.eye(4)[targets[-1]]
+    grads, dhs = rnn_backward(params, x, h0, hs, dys)
+    model = ElmanRNN.from_numpy(params)
+    F.cross_entropy(model(torch.from_numpy(x), torch.from_numpy(h0))[1][-1], torch.tensor(targets[-1])).backward()
+    for k in params:
+        assert relative_error(grads[k], getattr(model, k).grad.numpy()) < 1e-10, k
+    # dL/dh_t for every t, from autograd on a step-by-step loop
+    W = {k: torch.from_numpy(v).requires_grad_() for k, v in params.items()}
+    h, states = torch.from_numpy(h0), []
+    for x_t in torch.from_numpy(x):
+        h = torch.tanh(W["W_hx"] @ x_t + W["W_hh"] @ h + W["b_h"])
+        h.retain_grad()
+        states.append(h)
+    F.cross_entropy((W["W_yh"] @ h + W["b_y"])[None], torch.tensor(targets[-1:])).backward()
+    np.testing.assert_allclose(dhs, torch.stack([s.grad for s in states]).numpy(), atol=1e-13)
+    assert np.abs(dhs[0]).max() > 1e-6  # the gradient does reach the first step
+
+
+def test_gradient_check_catches_a_wrong_gradient():
+    params, x, targets, h0 = random_problem(3, 4, 5, 6)
+    hs, ys = rnn_forward(params, x, h0)
+    dys = np.exp(log_softmax(ys)) - np.eye(5)[targets]
+    numeric = numerical_grads(lambda p: rnn_loss_and_grads(p, x, targets, h0)[0], params)
+    buggy, _ = rnn_backward(dict(params, W_hh=params["W_hh"].T), x, h0, hs, dys)  # W_hh instead of W_hh^T
+    assert relative_error(buggy["W_hx"], numeric["W_hx"]) > 1e-3
+
+
+def test_numerical_grads_and_relative_error():
+    a = {"w": np.array([1.0, -2.0, 3.0])}
+    g = numerical_grads(lambda p: float(np.sum(p["w"] ** 3)), a)["w"]
+    np.testing.assert_allclose(g, 3 * a["w"] ** 2, rtol=1e-8)
+    assert relative_error(g, g) == 0 and relative_error(np.zeros(3), np.zeros(3)) == 0
+    assert relative_error(g, -g) == pytest.approx(1.0)
+
+
+def test_log_softmax_does_not_overflow():
+    out = log_softmax(np.array([[1000.0, 0.0, -1000.0]]))
+    assert np.all(np.isfinite(out)) and out[0, 0] == pytest.approx(0.0) and out[0, 1] == pytest.approx(-1000.0)
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        (lambda p, x, c, h: (p, x, c[:-1], h), "targets has shape"),
+        (lambda p, x, c, h: (p, x, np.full_like(c, 5), h), r"targets must lie in \[0, V\)"),
+        (lambda p, x, c, h: (p, x, c - 10, h), r"targets must lie in \[0, V\)"),
+        (lambda p, x, c, h: (p, x, c.astype(float), h), "integer class indices"),
+        (lambda p, x, c, h: (p, x, c > 0, h), "integer class indices"),
+        (lambda p, x, c, h: (p, x[:0], c[:0], h), "no time steps"),
+        (lambda p, x, c, h: (p, x[:, :2], c, h), "inputs has shape"),
+        (lambda p, x, c, h: (p, x, c, h[:2]), "h0 has shape"),
+        (lambda p, x, c, h: (dict(p, W_hh=p["W_hh"][:, :2]), x, c, h), r"params\['W_hh'\] has shape"),
+        (lambda p, x, c, h: ({k: v for k, v in p.items() if k != "b_y"}, x, c, h), "params lacks"),
+    ],
+)
+def test_rnn_loss_and_grads_rejects_bad_input(change, match):
+    with pytest.raises(ValueError, match=match):
+        rnn_loss_and_grads(*change(*random_problem(3, 4, 5, 6)))
+
+
+def test_rnn_backward_rejects_mismatched_states():
+    params, x, _, h0 = random_problem(3, 4, 5, 6)
+    hs, ys = rnn_forward(params, x, h0)
+    with pytest.raises(ValueError, match="hs and dys"):
+        rnn_backward(params, x, h0, hs[:-1], ys)
+
+
+# --- LSTM and GRU cells from scratch (chapter 3) ---
+
+
+@pytest.mark.parametrize("D,H,T", [(1, 1, 1), (3, 5, 1), (4, 6, 12)])
+def test_lstm_forward_matches_torch(D, H, T):
+    torch.manual_seed(D + H + T)
+    lstm = nn.LSTM(D, H).double()
+    x, h0, c0 = torch.randn(T, D, dtype=torch.float64), torch.randn(H, dtype=torch.float64), torch.randn(H, dtype=torch.float64)
+    hs, cs = lstm_forward(gated_params(lstm), x.numpy(), h0.numpy(), c0.numpy())
+    with torch.no_grad():
+        out, (h_T, c_T) = lstm(x, (h0[None], c0[None]))
+    assert hs.shape == cs.shape == (T, H)
+    np.testing.assert_allclose(hs, out.numpy(), atol=1e-13)
+    np.testing.assert_allclose(cs[-1], c_T[0].numpy(), atol=1e-13)
+
+
+@pytest.mark.parametrize("D,H,T", [(1, 1, 1), (3, 5, 1), (4, 6, 12)])
+def test_gru_forward_matches_torch(D, H, T):
+    torch.manual_seed(D + H + T)
+    gru = nn.GRU(D, H).double()
+    x, h0 = torch.randn(T, D, dtype=torch.float64), torch.randn(H, dtype=torch.float64)
+    hs = gru_forward(gated_params(gru), x.numpy(), h0.numpy())
+    with torch.no_grad():
+        out, _ = gru(x, h0[None])
+    assert hs.shape == (T, H)
+    np.testing.assert_allclose(hs, out.numpy(), atol=1e-13)
+
+
+def test_gated_parity_is_not_vacuous():
+    torch.manual_seed(0)
+    lstm, gru = nn.LSTM(3, 4).double(), nn.GRU(3, 4).double()
+    x, h0 = np.random.default_rng(0).normal(size=(6, 3)), np.zeros(4)
+    with torch.no_grad():
+        ref_lstm, ref_gru = lstm(torch.from_numpy(x))[0].numpy(), gru(torch.from_numpy(x))[0].numpy()
+    swapped = {k: np.concatenate([np.split(v, 4)[i] for i in (1, 0, 2, 3)]) for k, v in gated_params(lstm).items()}  # f, i, g, o
+    assert np.abs(lstm_forward(swapped, x, h0, h0)[0] - ref_lstm).max() > 1e-3
+    swapped = {k: np.concatenate([np.split(v, 3)[i] for i in (1, 0, 2)]) for k, v in gated_params(gru).items()}  # z, r, n
+    assert np.abs(gru_forward(swapped, x, h0) - ref_gru).max() > 1e-3
+
+
+def test_gated_forward_rejects_bad_input():
+    p_lstm, p_gru = gated_params(nn.LSTM(3, 4)), gated_params(nn.GRU(3, 4))
+    x, h = np.zeros((5, 3)), np.zeros(4)
+    with pytest.raises(ValueError, match="inputs has shape"):
+        lstm_forward(p_lstm, x[:, :2], h, h)
+    with pytest.raises(ValueError, match="c0 has shape"):
+        lstm_forward(p_lstm, x, h, h[:3])
+    with pytest.raises(ValueError, match="h0 has shape"):
+        gru_forward(p_gru, x, h[:3])
+    with pytest.raises(ValueError, match="3 gates stacked"):
+        gru_forward(p_lstm, x, h)  # LSTM weights (16 rows) are not a GRU's (3H rows)
+    with pytest.raises(ValueError, match="params lacks"):
+        gru_forward({k: v for k, v in p_gru.items() if k != "b_hh"}, x, h)
+    with pytest.raises(ValueError, match=r"params\['b_hx'\] has shape"):
+        lstm_forward(dict(p_lstm, b_hx=p_lstm["b_hx"][:4]), x, h, h)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -107,6 +108,55 @@ class CausalTransformer(nn.Module):
             raise ValueError(f"sequence length T={T} must be between 1 and block_size={self.block_size}")
         h = self.tok(x) + self.pos(torch.arange(T, device=x.device))
         return self.head(self.ln(self.blocks(h))), None
+
+
+class UnrolledRNN(nn.Module):
+    """An Elman RNN unrolled for exactly T steps: a T-layer feed-forward network whose layer t has its own copy of every weight."""
+
+    def __init__(self, rnn: ElmanRNN, T: int):
+        super().__init__()
+        self.layers = nn.ModuleList(copy.deepcopy(rnn) for _ in range(T))  # untied: T independent copies
+
+    def forward(self, inputs: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """inputs (T, [B,] D) with exactly T steps; return hidden states (T, [B,] H) and logits (T, [B,] V)."""
+        if len(inputs) != len(self.layers):
+            raise ValueError(f"this network was unrolled for T={len(self.layers)} steps and cannot read {len(inputs)}; an RNN can")
+        h = inputs.new_zeros(*inputs.shape[1:-1], self.layers[0].W_hh.shape[0]) if h0 is None else h0
+        hs, ys = [], []
+        for x_t, layer in zip(inputs, self.layers):  # layer t: the weights of step t
+            h = torch.tanh(x_t @ layer.W_hx.T + h @ layer.W_hh.T + layer.b_h)
+            hs.append(h)
+            ys.append(h @ layer.W_yh.T + layer.b_y)
+        return torch.stack(hs), torch.stack(ys)
+
+
+class SequenceModel(nn.Module):
+    """A one-layer recurrent network (nn.RNN, nn.LSTM or nn.GRU) with a linear read-out y_t = W_yh h_t + b_y at every step."""
+
+    CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+    def __init__(self, cell: str, D: int, H: int, V: int):
+        super().__init__()
+        if cell not in self.CELLS:
+            raise ValueError(f"cell must be one of {list(self.CELLS)}, got {cell!r}")
+        self.rnn = self.CELLS[cell](D, H)
+        self.head = nn.Linear(H, V)
+
+    def forward(self, inputs: torch.Tensor, state=None):
+        """inputs (T, B, D) -> logits (T, B, V) and the final state (h_T, or (h_T, c_T) for an LSTM), to carry on from."""
+        hs, state = self.rnn(inputs, state)
+        return self.head(hs), state
+
+
+def gated_params(layer: nn.LSTM | nn.GRU | nn.LSTMCell | nn.GRUCell) -> dict[str, np.ndarray]:
+    """The weights of a one-layer PyTorch LSTM or GRU as the float64 NumPy dict of `scratch.lstm_forward` / `gru_forward`."""
+    if not isinstance(layer, (nn.LSTM, nn.GRU, nn.LSTMCell, nn.GRUCell)):
+        raise ValueError(f"expected an nn.LSTM, nn.GRU, nn.LSTMCell or nn.GRUCell, got {type(layer).__name__}")
+    if getattr(layer, "num_layers", 1) != 1 or getattr(layer, "bidirectional", False) or getattr(layer, "proj_size", 0) or not layer.bias:
+        raise ValueError("expected a one-layer, one-directional LSTM or GRU with biases and no projection")
+    suffix = "_l0" if isinstance(layer, (nn.LSTM, nn.GRU)) else ""
+    names = {"W_hx": "weight_ih", "W_hh": "weight_hh", "b_hx": "bias_ih", "b_hh": "bias_hh"}
+    return {k: getattr(layer, name + suffix).detach().double().numpy().copy() for k, name in names.items()}
 
 
 class CharRNN(nn.Module):

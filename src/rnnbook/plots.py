@@ -76,6 +76,92 @@ def draw_rnn_cell(ax: plt.Axes | None = None) -> plt.Axes:
     return ax
 
 
+def _node(ax, xy, text, color, r=0.38, fontsize=11):
+    """A circle centred at xy with a label: an input or an output."""
+    ax.add_patch(Circle(xy, r, fc=color, ec="black", lw=1.1))
+    ax.text(*xy, text, ha="center", va="center", fontsize=fontsize)
+
+
+def draw_unrolled(T: int, ax: plt.Axes | None = None, grads: bool = False) -> plt.Axes:
+    """Draw an Elman RNN unrolled for T steps: the same W_hx, W_hh, W_yh at every step; grads=True adds the backward pass."""
+    if not isinstance(T, int) or T < 1:
+        raise ValueError(f"T must be a positive integer, got {T!r}")
+    dx = 2.4
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.5 + 1.45 * (T + 1), 4.6 if grads else 3.9))
+    top = 3.9 if grads else 2.6
+    ax.set_xlim(-0.9, T * dx + 0.9)
+    ax.set_ylim(-2.7, top + 0.55)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    w_hx, w_hh, w_yh = COLORS[0], COLORS[1], COLORS[2]
+    _box(ax, (0, 0), "$h_0$", "white", w=1.0, h=0.8)
+    for t in range(1, T + 1):
+        x = t * dx
+        _node(ax, (x, -2.0), f"$x_{{{t}}}$", COLORS[5])
+        _box(ax, (x, 0), f"$h_{{{t}}}$", "#f2f2f2", w=1.0, h=0.8)
+        _node(ax, (x, 2.0), f"$y_{{{t}}}$", COLORS[4])
+        _arrow(ax, (x, -1.6), (x, -0.45), "$W_{hx}$", color=w_hx, text_offset=(0.0, -0.05))
+        _arrow(ax, (x - dx + 0.55, 0), (x - 0.55, 0), "$W_{hh}$", color=w_hh, text_offset=(0.0, 0.28))
+        _arrow(ax, (x, 0.45), (x, 1.6), "$W_{yh}$", color=w_yh)
+        if grads:
+            _node(ax, (x, 3.4), f"$L_{{{t}}}$", "white", r=0.34, fontsize=10)
+            _arrow(ax, (x, 2.4), (x, 3.05))
+            red = COLORS[3]
+            ax.add_patch(FancyArrowPatch((x + 0.5, 3.2), (x + 0.5, 0.45), arrowstyle="-|>", mutation_scale=11,
+                                         lw=1.2, ls="--", color=red))
+            ax.add_patch(FancyArrowPatch((x - 0.5, -0.35), (x - dx + 0.5, -0.35), arrowstyle="-|>", mutation_scale=11,
+                                         lw=1.2, ls="--", color=red, connectionstyle="arc3,rad=0.35"))
+    if grads:
+        ax.text(T * dx / 2 + 0.6, -2.62, r"dashed: gradients flow back from every loss $L_t$ to every earlier state",
+                ha="center", fontsize=9.5, color=COLORS[3])
+    ax.text(T * dx / 2 + 0.6, top + 0.3 if not grads else top + 0.35,
+            "the same $W_{hx}$, $W_{hh}$, $W_{yh}$ (and $b_h$, $b_y$) at every step", ha="center", fontsize=10)
+    return ax
+
+
+IO_PATTERNS = {  # steps, where inputs enter, where outputs leave, steps that belong to the decoder
+    "many-to-many": (4, {1, 2, 3, 4}, {1, 2, 3, 4}, set()),
+    "many-to-one": (4, {1, 2, 3, 4}, {4}, set()),
+    "one-to-many": (4, {1}, {1, 2, 3, 4}, set()),
+    "encoder-decoder": (6, {1, 2, 3}, {4, 5, 6}, {4, 5, 6}),
+}
+
+
+def draw_io_pattern(kind: str, ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw one input/output pattern of a recurrent network: 'many-to-many', 'many-to-one', 'one-to-many' or 'encoder-decoder'."""
+    if kind not in IO_PATTERNS:
+        raise ValueError(f"kind must be one of {list(IO_PATTERNS)}, got {kind!r}")
+    T, ins, outs, decoder = IO_PATTERNS[kind]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.9 * T + 0.6, 3.0))
+    dx = 1.2
+    ax.set_xlim(0.4, T * dx + 0.8)
+    ax.set_ylim(-2.1, 2.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    for t in range(1, T + 1):
+        x = t * dx
+        dec = t in decoder
+        _box(ax, (x, 0), "", COLORS[2] if dec else "#f2f2f2", w=0.62, h=0.55)
+        if t > 1:
+            _arrow(ax, (x - dx + 0.36, 0), (x - 0.36, 0), color=COLORS[1])
+        if t in ins:
+            _node(ax, (x, -1.25), "$x$", COLORS[5], r=0.26, fontsize=9)
+            _arrow(ax, (x, -0.97), (x, -0.32))
+        elif dec:  # a decoder reads its own previous output, or a start symbol <s> at its first step
+            _node(ax, (x, -1.25), r"$\hat y$" if t - 1 in outs else r"$\langle s\rangle$", "white", r=0.26, fontsize=8)
+            _arrow(ax, (x, -0.97), (x, -0.32))
+        if t in outs:
+            _node(ax, (x, 1.25), "$y$", COLORS[4], r=0.26, fontsize=9)
+            _arrow(ax, (x, 0.32), (x, 0.97))
+    ax.set_title(kind, fontsize=11)
+    if decoder:
+        ax.text(2 * dx, -1.65, "encoder", ha="center", va="top", fontsize=9)
+        ax.text(5 * dx, -1.65, "decoder", ha="center", va="top", fontsize=9, color=COLORS[2])
+    return ax
+
+
 def draw_parallel_scan(T: int = 8, ax: plt.Axes | None = None) -> plt.Axes:
     """Draw the Hillis-Steele scan of a linear recurrence over T steps: each round composes every block with the one `shift` steps earlier."""
     if not isinstance(T, int) or not 2 <= T <= 16:

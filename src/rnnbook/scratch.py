@@ -114,3 +114,151 @@ def min_gru(inputs: np.ndarray, W_zx: np.ndarray, b_z: np.ndarray, W_hx: np.ndar
     z = sigmoid(inputs @ W_zx.T + b_z)  # update gate z_t: depends on x_t only, not on h_{t-1}
     h_tilde = inputs @ W_hx.T + b_h  # candidate state, also from x_t alone
     return parallel_scan(1 - z, z * h_tilde, h0)  # h_t = (1 - z_t) * h_{t-1} + z_t * h_tilde_t
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log of the softmax over the last axis, computed without overflow."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def check_targets(targets: np.ndarray, T: int, V: int) -> np.ndarray:
+    """Validate class indices for T steps and V classes; return them as an int array or raise a ValueError."""
+    targets = np.asarray(targets)
+    if targets.shape != (T,):
+        raise ValueError(f"targets has shape {targets.shape}, expected (T,) = ({T},): one class index per step")
+    if targets.dtype == bool or not np.issubdtype(targets.dtype, np.integer):
+        raise ValueError(f"targets must be integer class indices, got dtype {targets.dtype}")
+    if T and (targets.min() < 0 or targets.max() >= V):
+        raise ValueError(f"targets must lie in [0, V) = [0, {V}), got values from {targets.min()} to {targets.max()}")
+    return targets.astype(np.int64)
+
+
+def rnn_backward(
+    params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray, hs: np.ndarray, dys: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Backpropagation through time for a tanh Elman RNN: from dL/dy_t (T, V) to the parameter gradients and dL/dh_t (T, H)."""
+    T, D, H, V = check_shapes(params, inputs, h0)
+    if np.shape(hs) != (T, H) or np.shape(dys) != (T, V):
+        raise ValueError(f"hs and dys have shapes {np.shape(hs)} and {np.shape(dys)}, expected (T, H) = ({T}, {H}) and (T, V) = ({T}, {V})")
+    W_hh, W_yh = params["W_hh"], params["W_yh"]
+    grads = {k: np.zeros_like(params[k], dtype=np.result_type(params[k], dys)) for k in PARAM_KEYS}
+    grads["W_yh"] = dys.T @ hs  # sum_t dy_t h_t^T
+    grads["b_y"] = dys.sum(axis=0)
+    dhs = dys @ W_yh  # the part of dL/dh_t that comes from y_t; the part from h_{t+1} is added below
+    dh_next = np.zeros(H)  # dL/dh_t through h_{t+1}: W_hh^T da_{t+1}
+    for t in reversed(range(T)):
+        dhs[t] += dh_next
+        da = dhs[t] * (1 - hs[t] ** 2)  # back through tanh: a_t = W_hx x_t + W_hh h_{t-1} + b_h
+        h_prev = hs[t - 1] if t > 0 else h0
+        grads["W_hx"] += np.outer(da, inputs[t])
+        grads["W_hh"] += np.outer(da, h_prev)
+        grads["b_h"] += da
+        dh_next = W_hh.T @ da
+    return grads, dhs
+
+
+def rnn_loss_and_grads(
+    params: dict[str, np.ndarray], inputs: np.ndarray, targets: np.ndarray, h0: np.ndarray
+) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+    """Summed cross-entropy of a tanh Elman RNN over T steps, its gradients by BPTT, and the last state h_T."""
+    T, D, H, V = check_shapes(params, inputs, h0)
+    if T == 0:
+        raise ValueError("inputs has no time steps (T = 0); the loss needs at least one step")
+    targets = check_targets(targets, T, V)
+    hs, ys = rnn_forward(params, inputs, h0)
+    logp = log_softmax(ys)
+    loss = -logp[np.arange(T), targets].sum()  # L = sum_t -log p_t[target_t]
+    dys = np.exp(logp)
+    dys[np.arange(T), targets] -= 1  # dL/dy_t = p_t - onehot(target_t)
+    grads, _ = rnn_backward(params, inputs, h0, hs, dys)
+    return float(loss), grads, hs[-1]
+
+
+GATED_KEYS = ("W_hx", "W_hh", "b_hx", "b_hh")  # PyTorch's weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0
+
+
+def check_gated_shapes(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray, gates: int) -> tuple[int, int, int]:
+    """Validate LSTM (gates=4) or GRU (gates=3) parameters and inputs; return (T, D, H) or raise a ValueError."""
+    missing = [k for k in GATED_KEYS if k not in params]
+    if missing:
+        raise ValueError(f"params lacks {missing}; a gated cell needs the keys {list(GATED_KEYS)}")
+    if np.ndim(params["W_hh"]) != 2 or np.shape(params["W_hh"])[0] % gates:
+        raise ValueError(f"params['W_hh'] has shape {np.shape(params['W_hh'])}, expected ({gates}H, H): {gates} gates stacked")
+    H = np.shape(params["W_hh"])[0] // gates
+    D = np.shape(params["W_hx"])[-1]
+    expected = {"W_hx": (gates * H, D), "W_hh": (gates * H, H), "b_hx": (gates * H,), "b_hh": (gates * H,)}
+    for key, shape in expected.items():
+        if np.shape(params[key]) != shape:
+            raise ValueError(f"params[{key!r}] has shape {np.shape(params[key])}, expected {shape} ({gates} gates, D={D}, H={H})")
+    if np.ndim(inputs) != 2 or np.shape(inputs)[1] != D:
+        raise ValueError(f"inputs has shape {np.shape(inputs)}, expected (T, D) with D={D}")
+    if np.shape(h0) != (H,):
+        raise ValueError(f"h0 has shape {np.shape(h0)}, expected (H,) with H={H}")
+    return np.shape(inputs)[0], D, H
+
+
+def lstm_cell(params: dict[str, np.ndarray], x: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One LSTM step (x_t, h_{t-1}, c_{t-1}) -> (h_t, c_t); the four gates are stacked in PyTorch's order i, f, g, o."""
+    a = params["W_hx"] @ x + params["b_hx"] + params["W_hh"] @ h + params["b_hh"]
+    i, f, g, o = np.split(a, 4)
+    i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)  # input gate, forget gate, candidate, output gate
+    c = f * c + i * g  # keep a fraction f of the old cell, write a fraction i of the candidate
+    h = o * np.tanh(c)  # expose a fraction o of the squashed cell
+    return h, c
+
+
+def lstm_forward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run an LSTM over inputs (T, D) from (h0, c0); return hidden states (T, H) and cell states (T, H)."""
+    T, D, H = check_gated_shapes(params, inputs, h0, gates=4)
+    if np.shape(c0) != (H,):
+        raise ValueError(f"c0 has shape {np.shape(c0)}, expected (H,) with H={H}")
+    hs = np.zeros((T, H), dtype=np.result_type(params["W_hh"], inputs, h0, c0))
+    cs = np.zeros_like(hs)
+    h, c = h0, c0
+    for t in range(T):
+        h, c = lstm_cell(params, inputs[t], h, c)
+        hs[t], cs[t] = h, c
+    return hs, cs
+
+
+def gru_cell(params: dict[str, np.ndarray], x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """One GRU step (x_t, h_{t-1}) -> h_t; the three gates are stacked in PyTorch's order r, z, n."""
+    x_r, x_z, x_n = np.split(params["W_hx"] @ x + params["b_hx"], 3)
+    h_r, h_z, h_n = np.split(params["W_hh"] @ h + params["b_hh"], 3)
+    r = sigmoid(x_r + h_r)  # reset gate
+    z = sigmoid(x_z + h_z)  # update gate: how much of the old state to keep
+    n = np.tanh(x_n + r * h_n)  # candidate state; the reset gate scales the recurrent part
+    return (1 - z) * n + z * h
+
+
+def gru_forward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray) -> np.ndarray:
+    """Run a GRU over inputs (T, D) from h0 (H,); return hidden states (T, H)."""
+    T, D, H = check_gated_shapes(params, inputs, h0, gates=3)
+    hs = np.zeros((T, H), dtype=np.result_type(params["W_hh"], inputs, h0))
+    h = h0
+    for t in range(T):
+        h = gru_cell(params, inputs[t], h)
+        hs[t] = h
+    return hs
+
+
+def numerical_grads(loss_fn: Callable[[dict[str, np.ndarray]], float], params: dict[str, np.ndarray], eps: float = 1e-5) -> dict[str, np.ndarray]:
+    """Central finite differences (L(p + eps) - L(p - eps)) / 2 eps for every entry of every parameter; slow, for checking."""
+    grads = {}
+    for key, value in params.items():
+        grads[key] = np.zeros_like(value, dtype=np.float64)
+        for idx in np.ndindex(value.shape):
+            shifted = {k: v.copy() for k, v in params.items()}
+            shifted[key][idx] = value[idx] + eps
+            plus = loss_fn(shifted)
+            shifted[key][idx] = value[idx] - eps
+            grads[key][idx] = (plus - loss_fn(shifted)) / (2 * eps)
+    return grads
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """||a - b|| / (||a|| + ||b||): 0 for equal arrays, 1 for opposite ones; 0 if both are zero."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return float(np.linalg.norm(a - b) / denom) if denom > 0 else 0.0
