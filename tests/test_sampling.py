@@ -127,11 +127,20 @@ def test_generate_restores_training_mode(model):
     model.eval()
 
 
-def test_hidden_states(model):
-    hs = hidden_states(model, VOCAB, "abc\nab")
-    assert hs.shape == (6, 12)
-    with torch.no_grad():
-        out, _ = model.rnn(model.embed(VOCAB.encode("abc")[None]))
-    assert np.allclose(hs[:3], out[0].numpy(), atol=1e-6)
+def test_hidden_states_match_the_model_step_by_step(model):
+    text = "abc\nab:cd eh"
+    states = hidden_states(model, VOCAB, text)
+    cell = model.config["cell"]
+    assert set(states) == ({"h1", "h2", "c1", "c2"} if cell == "lstm" else {"h1", "h2"})
+    assert all(a.shape == (len(text), 12) for a in states.values())
+    state = None
+    for t, i in enumerate(VOCAB.encode(text)):  # the model itself, one character at a time
+        with torch.no_grad():
+            _, state = model(i.view(1, 1), state)
+        h, c = state if cell == "lstm" else (state, None)
+        for k in range(2):
+            assert np.allclose(states[f"h{k + 1}"][t], h[k, 0].numpy(), atol=1e-5)
+            if c is not None:
+                assert np.allclose(states[f"c{k + 1}"][t], torch.tanh(c[k, 0]).numpy(), atol=1e-4)
     with pytest.raises(ValueError):
         hidden_states(model, VOCAB, "")

@@ -5,11 +5,20 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from rnnbook.checkpoint import load_checkpoint
 from rnnbook.train import main
 
 TINY = ["--embed", "4", "--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "16", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def keep_thread_count():
+    """main() sets torch's thread count (--threads); put it back for the tests that follow."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture
@@ -55,3 +64,5 @@ def test_cli_rejects_bad_input(tmp_path, text_file):
         main(["--text", str(tmp_path / "missing.txt"), "--steps", "1"])
     with pytest.raises(ValueError, match="steps"):
         main(["--text", str(text_file), "--steps", "0", *TINY])
+    with pytest.raises(ValueError, match="threads"):
+        main(["--text", str(text_file), "--steps", "1", "--threads", "0", *TINY])

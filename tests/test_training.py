@@ -86,3 +86,9 @@ def test_bf16_auto_falls_back_cleanly():
     ids = CharVocab.from_text(TEXT).encode(TEXT)
     result = train(model, ids, ids, TrainConfig(steps=2, batch_size=2, seq_len=8), progress=False)
     assert result["bf16"] == works and math.isfinite(result["val_loss"])
+
+
+def test_forced_bf16_autocast_trains():
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    result = train(tiny("gru"), ids, ids, TrainConfig(steps=3, batch_size=2, seq_len=8, precision="bf16"), progress=False)
+    assert result["bf16"] is True and math.isfinite(result["val_loss"])

@@ -13,6 +13,7 @@ of the HTML book follows the same rules):
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -55,6 +56,8 @@ def filter_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | No
         probs[int(torch.argmax(logits))] = 1.0  # argmax returns the first of equal maxima
         return probs
     probs = torch.softmax((logits - logits.max()) / temperature, dim=-1)  # stable even for tiny temperatures
+    if (top_k is None or top_k >= len(probs)) and (top_p is None or top_p >= 1):
+        return probs
     order = torch.sort(probs, descending=True, stable=True).indices
     keep = torch.ones_like(probs, dtype=torch.bool)
     if top_k is not None and top_k < len(probs):
@@ -78,12 +81,24 @@ def _start_ids(vocab: CharVocab, prompt: str, unknown: str) -> torch.Tensor:
     return ids
 
 
+@contextlib.contextmanager
+def one_step_kernels():
+    """Use PyTorch's own RNN kernels: oneDNN's pay a set-up cost per call that dominates one step at a time."""
+    enabled = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = enabled
+
+
 @torch.no_grad()
 def warm_up(model: nn.Module, ids: torch.Tensor, state=None):
     """Feed ids to the network in chunks, carrying the state; return the last logits (V,) and the state."""
     x = ids.to(next(model.parameters()).device)
-    for i in range(0, len(ids), WARMUP_CHUNK):
-        logits, state = model(x[i:i + WARMUP_CHUNK][None], state)
+    with contextlib.nullcontext() if len(ids) > 256 else one_step_kernels():  # oneDNN pays off on long prompts
+        for i in range(0, len(ids), WARMUP_CHUNK):
+            logits, state = model(x[i:i + WARMUP_CHUNK][None], state)
     return logits[0, -1], state
 
 
@@ -108,13 +123,14 @@ def generate(model: nn.Module, vocab: CharVocab, prompt: str = "", length: int =
     device = next(model.parameters()).device
     logits, state = warm_up(model, ids)
     out = []
-    for i in range(length):
-        probs = filter_probs(logits, temperature, top_k, top_p)
-        idx = int(torch.argmax(probs)) if temperature == 0 else int(torch.multinomial(probs, 1, generator=gen))
-        out.append(idx)
-        if i < length - 1:
-            logits, state = model(torch.tensor([[idx]], device=device), state)
-            logits = logits[0, -1]
+    with one_step_kernels():
+        for i in range(length):
+            probs = filter_probs(logits, temperature, top_k, top_p)
+            idx = int(torch.argmax(probs)) if temperature == 0 else int(torch.multinomial(probs, 1, generator=gen))
+            out.append(idx)
+            if i < length - 1:
+                logits, state = model(torch.tensor([[idx]], device=device), state)
+                logits = logits[0, -1]
     model.train(was_training)
     return prompt + vocab.decode(out)
 
@@ -131,13 +147,31 @@ def next_char_probs(model: nn.Module, vocab: CharVocab, prompt: str = "", temper
 
 
 @torch.no_grad()
-def hidden_states(model: nn.Module, vocab: CharVocab, text: str) -> np.ndarray:
-    """The last layer's hidden state h_t after each character of text, (T, H), from a zero initial state."""
+def hidden_states(model: nn.Module, vocab: CharVocab, text: str) -> dict[str, np.ndarray]:
+    """Each layer's state after each character of text, from a zero state: {"h1": (T, H), "h2": ...}.
+
+    For an LSTM also its memory cells, squashed as the output gate sees them: {"c1": tanh(c_t), ...}.
+    Layer k is run on its own, over the whole text at once, with the weights of layer k of `model.rnn`.
+    """
     if not text:
         raise ValueError("text is empty; hidden_states needs at least one character")
     was_training = model.training
     model.eval()
-    x = vocab.encode(text).to(next(model.parameters()).device)
-    out, _ = model.rnn(model.embed(x[None]))
+    rnn = model.rnn
+    x = model.embed(vocab.encode(text).to(next(model.parameters()).device)[None])
+    out = {}
+    for k in range(rnn.num_layers):
+        weights = {f"{n}_l0": getattr(rnn, f"{n}_l{k}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        layer = type(rnn)(x.shape[-1], rnn.hidden_size, batch_first=True).to(x.device)
+        layer.load_state_dict(weights)
+        h, _ = layer(x)
+        out[f"h{k + 1}"] = h[0].float().cpu().numpy()
+        if isinstance(rnn, nn.LSTM):  # h_t = o_t * tanh(c_t), and o_t depends only on x_t and h_{t-1}
+            h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
+            gates = x @ weights["weight_ih_l0"].T + weights["bias_ih_l0"] + h_prev @ weights["weight_hh_l0"].T \
+                + weights["bias_hh_l0"]
+            o = torch.sigmoid(gates[..., 3 * rnn.hidden_size:])  # PyTorch's gate order: i, f, g, o
+            out[f"c{k + 1}"] = (h / o).clamp(-1, 1)[0].float().cpu().numpy()
+        x = h
     model.train(was_training)
-    return out[0].float().cpu().numpy()
+    return out

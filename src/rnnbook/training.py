@@ -138,7 +138,7 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
     carrying the hidden state from chunk to chunk (detached, so gradients stop at the chunk boundary).
     Epochs after the first start at a random offset, so that chunk boundaries move.
     """
-    random.seed(cfg.seed)
+    rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     device = next(model.parameters()).device
     train_ids = train_ids.to(device)
@@ -146,12 +146,13 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
     opt = make_optimizer(model, cfg)
     model.train()
     history, step, chars, epoch = [], 0, 0, 0
-    bar = tqdm(total=cfg.steps if cfg.steps else round(cfg.budget), unit="step" if cfg.steps else "s",
-               disable=not progress, file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
+    bar = tqdm(total=cfg.steps if cfg.steps else round(cfg.budget), unit="step", disable=not progress, file=sys.stderr,
+               mininterval=1.0, dynamic_ncols=True,
+               bar_format=None if cfg.steps else "{l_bar}{bar}| {n}/{total} s of the budget{postfix}")
     start = time.perf_counter()
     done = False
     while not done:
-        offset = 0 if epoch == 0 else random.randrange(cfg.seq_len)
+        offset = 0 if epoch == 0 else rng.randrange(cfg.seq_len)
         state = None
         for x, y in stream_batches(train_ids, cfg.batch_size, cfg.seq_len, offset):
             elapsed = time.perf_counter() - start
