@@ -224,3 +224,38 @@ def draw_stream_batches(B: int = 4, chunks: int = 3, ax: plt.Axes | None = None)
     ax.text(width / 2, -B * 0.6 - 0.4, r"$\rightarrow$: the hidden state $h$ is carried to the next batch "
             "(values kept, gradient cut)", ha="center", fontsize=8.5)
     return ax
+
+
+def draw_ctc_alignment(path: str = "HHE-LL-LOO", ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw how CTC reads one label per frame ('-' is the blank): merge repeated labels, then drop the blanks."""
+    if not path or any(not (c == "-" or c.isalpha() or c == " ") for c in path):
+        raise ValueError(f"path must be letters, spaces and '-' (the blank), one per frame; got {path!r}")
+    merged = [c for i, c in enumerate(path) if i == 0 or c != path[i - 1]]
+    output = [c for c in merged if c != "-"]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.62 * len(path) + 2.6, 2.9))
+    ax.set_xlim(-2.4, len(path))
+    ax.set_ylim(-2.75, 0.8)
+    ax.axis("off")
+    rows = [("one label per frame", path, 0.0), ("merge repeats", merged, -1.3), ("drop blanks", output, -2.4)]
+    for name, labels, y in rows:
+        ax.text(-2.3, y, name, va="center", fontsize=9)
+        x0 = (len(path) - len(labels)) / 2
+        for i, c in enumerate(labels):
+            blank = c == "-"
+            ax.add_patch(FancyBboxPatch((x0 + i + 0.08, y - 0.3), 0.84, 0.6, boxstyle="round,pad=0.02",
+                                        fc="white" if blank else COLORS[5], ec="black", lw=0.9, alpha=0.85))
+            ax.text(x0 + i + 0.5, y, r"$\varnothing$" if blank else c, ha="center", va="center", fontsize=11)
+    for i in range(len(path)):  # each frame to the merged label it became part of
+        j = sum(1 for k in range(1, i + 1) if path[k] != path[k - 1])
+        x1 = (len(path) - len(merged)) / 2 + j + 0.5
+        ax.add_patch(FancyArrowPatch((i + 0.5, -0.33), (x1, -0.97), arrowstyle="-|>", mutation_scale=8, lw=0.8,
+                                     color="grey"))
+    kept = [j for j, c in enumerate(merged) if c != "-"]
+    for i, j in enumerate(kept):  # each merged label that is not a blank to its place in the output
+        x0, x1 = (len(path) - len(merged)) / 2 + j + 0.5, (len(path) - len(output)) / 2 + i + 0.5
+        ax.add_patch(FancyArrowPatch((x0, -1.63), (x1, -2.07), arrowstyle="-|>", mutation_scale=8, lw=0.8,
+                                     color="grey"))
+    ax.text(len(path) / 2, 0.55, r"frames $t = 1, \dots, T$ (the blank $\varnothing$: no new label)", ha="center",
+            fontsize=9)
+    return ax
