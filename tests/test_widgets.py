@@ -51,6 +51,6 @@ def test_invalid_seed_shows_a_message_instead_of_raising():
 
 def test_static_views():
     table = samples_table({"greedy": "ab<c", "T=1": "abd"})
-    assert table.count("<td") == 2 and "greedy" in table and "ab&lt;c" in table
+    assert table.count("<pre") == 2 and "greedy" in table and "ab&lt;c" in table
     assert bars_html([0.5, 0.25, 0.25, 0, 0, 0, 0, 0], VOCAB, top=2).count("<tr>") == 2
     assert bars_html([0.5, 0.5, 0, 0, 0, 0, 0, 0], VOCAB, top=5).count("<tr>") == 2  # zero bars are left out

@@ -86,8 +86,8 @@ def sampler(model: nn.Module, vocab: CharVocab, prompt: str = "ROMEO:\n", length
 
 
 def samples_table(samples: dict[str, str]) -> str:
-    """Samples side by side ({setting: text}), as an HTML table: the static view of the sampler."""
-    cells = "".join(f"<td style='vertical-align:top;padding:6px;min-width:150px'><b>{html.escape(label)}</b>"
-                    f"<pre style='white-space:pre-wrap;font-size:80%'>{html.escape(text)}</pre></td>"
+    """Samples side by side ({setting: text}), as HTML boxes that wrap: the static view of the sampler."""
+    boxes = "".join(f"<div style='flex:1 1 210px;max-width:320px'><b>{html.escape(label)}</b>"
+                    f"<pre style='white-space:pre-wrap;font-size:80%'>{html.escape(text)}</pre></div>"
                     for label, text in samples.items())
-    return f"<div style='overflow-x:auto'><table><tr>{cells}</tr></table></div>"
+    return f"<div style='display:flex;flex-wrap:wrap;gap:10px'>{boxes}</div>"
