@@ -57,7 +57,7 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
         if key not in seen:
             seen.add(key)
             unique.append(js)
-    context["script_files"] = unique
+    context["script_files"][:] = unique  # in place: later handlers (MathJax) still add to this list
 
 
 def _unregister_catch_all_codec():

@@ -67,7 +67,8 @@ def run_naive(train_text: str, val_text: str, budget: float, seed: int) -> dict:
 def run_book(source: list[str], budget: float, seed: int) -> dict:
     """Train and evaluate the book's recipe: the training CLI with its defaults."""
     with contextlib.redirect_stdout(io.StringIO()):  # the CLI prints its own JSON line; we print a table
-        return train_cli.main([*source, "--budget", str(budget), "--seed", str(seed), "--quiet"])
+        return train_cli.main([*source, "--budget", str(budget), "--seed", str(seed), "--quiet",
+                               "--threads", str(torch.get_num_threads())])  # the same threads as the naive recipe
 
 
 def main(argv: list[str] | None = None) -> dict:
