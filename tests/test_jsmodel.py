@@ -1,7 +1,5 @@
 """The JavaScript sampler (book/_static/sampler.js) computes what rnnbook.sampling computes, in a real browser."""
 
-import json
-import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +14,6 @@ from rnnbook.sampling import filter_probs, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLER_JS = ROOT / "book" / "_static" / "sampler.js"
-CHROMIUM = "/usr/bin/chromium"
 VOCAB = CharVocab("\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
@@ -40,20 +37,6 @@ def test_spec_round_trips_the_weights():
 def test_spec_rejects_a_vocabulary_of_another_size():
     with pytest.raises(ValueError, match="vocabulary of 3 characters"):
         model_spec(tiny_model("rnn"), CharVocab("abc"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium) - the browser tests need it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 def js_page(browser, tmp_path, model):

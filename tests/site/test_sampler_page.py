@@ -2,7 +2,6 @@
 
 import functools
 import http.server
-import os
 import threading
 import time
 from pathlib import Path
@@ -13,7 +12,6 @@ from rnnbook.pretrained import load_pretrained
 from rnnbook.sampling import generate
 from tests.site.test_html import HTML
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = HTML.parent / "test-artifacts"
 PAGES = ["book/playground.html", "book/04_text_generation.html"]
 
@@ -27,20 +25,6 @@ def site():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium) - the browser tests need it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
