@@ -123,6 +123,10 @@ def test_ngram_is_normalised_and_counts_right():
     assert np.exp(bigram.logp[0]) == pytest.approx([0, 2 / 3, 1 / 3], abs=1e-6)  # after 0: 1 twice, 2 once
     unigram = CharNGram(1, ids, 3, k=1e-9)
     assert np.exp(unigram.logprobs([0]))[0] == pytest.approx(0.5, abs=1e-6)
+    with pytest.raises(ValueError):
+        bigram.logprobs([0, 3])
+    with pytest.raises(ValueError):
+        bigram.logprobs([0])
 
 
 @pytest.mark.parametrize("kwargs", [dict(n=4), dict(n=0), dict(k=0.0), dict(ids=[0, 5])])

@@ -191,6 +191,8 @@ class CharNGram:
         a = np.asarray(ids)
         if len(a) < self.n:
             raise ValueError(f"need at least n={self.n} ids, got {len(a)}")
+        if a.min() < 0 or a.max() >= self.V:
+            raise ValueError(f"ids must lie in 0..{self.V - 1}")
         context = np.zeros(len(a) - self.n + 1, dtype=np.int64)
         for j in range(self.n - 1):
             context = context * self.V + a[j:len(a) - self.n + 1 + j]
