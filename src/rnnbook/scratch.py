@@ -22,6 +22,14 @@ def init_params(D: int, H: int, V: int, seed: int = 0, scale: float | None = Non
     }
 
 
+def check_sequence(inputs: np.ndarray, h0: np.ndarray, D: int, H: int) -> None:
+    """Raise a ValueError unless inputs is (T, D) and h0 is (H,)."""
+    if np.ndim(inputs) != 2 or np.shape(inputs)[1] != D:
+        raise ValueError(f"inputs has shape {np.shape(inputs)}, expected (T, D) with D={D}")
+    if np.shape(h0) != (H,):
+        raise ValueError(f"h0 has shape {np.shape(h0)}, expected (H,) with H={H}")
+
+
 def check_shapes(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray) -> tuple[int, int, int, int]:
     """Validate an RNN's parameters and inputs; return (T, D, H, V) or raise a ValueError that says what is wrong."""
     missing = [k for k in PARAM_KEYS if k not in params]
@@ -33,10 +41,7 @@ def check_shapes(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarr
     for key, shape in expected.items():
         if np.shape(params[key]) != shape:
             raise ValueError(f"params[{key!r}] has shape {np.shape(params[key])}, expected {shape} (D={D}, H={H}, V={V})")
-    if np.ndim(inputs) != 2 or np.shape(inputs)[1] != D:
-        raise ValueError(f"inputs has shape {np.shape(inputs)}, expected (T, D) with D={D}")
-    if np.shape(h0) != (H,):
-        raise ValueError(f"h0 has shape {np.shape(h0)}, expected (H,) with H={H}")
+    check_sequence(inputs, h0, D, H)
     return np.shape(inputs)[0], D, H, V
 
 
@@ -191,10 +196,7 @@ def check_gated_shapes(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np
     for key, shape in expected.items():
         if np.shape(params[key]) != shape:
             raise ValueError(f"params[{key!r}] has shape {np.shape(params[key])}, expected {shape} ({gates} gates, D={D}, H={H})")
-    if np.ndim(inputs) != 2 or np.shape(inputs)[1] != D:
-        raise ValueError(f"inputs has shape {np.shape(inputs)}, expected (T, D) with D={D}")
-    if np.shape(h0) != (H,):
-        raise ValueError(f"h0 has shape {np.shape(h0)}, expected (H,) with H={H}")
+    check_sequence(inputs, h0, D, H)
     return np.shape(inputs)[0], D, H
 
 
