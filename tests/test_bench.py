@@ -12,7 +12,9 @@ def test_bench_runs_both_recipes_end_to_end(tmp_path, capsys):
     text.write_text("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 40)
     summary = bench.main(["--text", str(text), "--budget", "1", "--threads", "1"])
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1].startswith("{") and json.loads(out[-1])["budget"] == 1.0
+    record = json.loads(out[-1])
+    assert record["budget"] == 1.0 and record["command"] == f"python -m rnnbook.bench --text {text} --budget 1 --threads 1"
+    assert "1 torch threads" in record["machine"] and "torch 2." in record["machine"]
     assert any(line.startswith("| naive |") for line in out) and any(line.startswith("| book |") for line in out)
     for name in ("naive", "book"):
         r = summary[name]

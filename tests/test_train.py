@@ -55,6 +55,14 @@ def test_cli_same_seed_same_result(text_file):
     assert a["val_loss"] == b["val_loss"] and a["train_loss"] == b["train_loss"]
 
 
+def test_cli_threads_default_leaves_torch_alone(text_file):
+    torch.set_num_threads(1)
+    main(["--text", str(text_file), "--steps", "1", *TINY])
+    assert torch.get_num_threads() == 1
+    main(["--text", str(text_file), "--steps", "1", "--threads", "2", *TINY])
+    assert torch.get_num_threads() == 2
+
+
 def test_cli_rejects_bad_input(tmp_path, text_file):
     with pytest.raises(SystemExit):  # argparse: neither --corpus nor --text
         main(["--steps", "1"])

@@ -16,6 +16,7 @@ import contextlib
 import io
 import json
 import math
+import shlex
 import sys
 import time
 
@@ -104,7 +105,9 @@ def main(argv: list[str] | None = None) -> dict:
               f"| {r['train_seconds']:.1f} |")
     summary = {name: {k: r[k] for k in ("val_loss", "val_bpc", "chars_per_second", "steps", "train_seconds")}
                for name, r in results.items()}
-    print(json.dumps(dict(summary, budget=args.budget, source=args.corpus or args.text)), flush=True)
+    command = "python -m rnnbook.bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    print(json.dumps(dict(summary, budget=args.budget, source=args.corpus or args.text, command=command,
+                          machine=train_cli.machine())), flush=True)
     return summary
 
 

@@ -10,7 +10,9 @@ as OUT.safetensors + OUT.json, the exact command and the results in its metadata
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import platform
 import shlex
 import sys
@@ -36,8 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     src.add_argument("--text", metavar="FILE", help="a UTF-8 text file: first 90%% trains, last 10%% validates")
     p.add_argument("--cell", choices=sorted(CharRNN.CELLS), default="gru")
     p.add_argument("--embed", type=int, default=64, help="embedding size E")
-    p.add_argument("--hidden", type=int, default=256, help="hidden size H")
-    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=384, help="hidden size H")
+    p.add_argument("--layers", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.0)
     stop = p.add_mutually_exclusive_group()
     stop.add_argument("--budget", type=float, metavar="SECONDS", help="wall-clock training budget (default 60)")
@@ -51,8 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clip", type=float, default=d.clip)
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=d.precision)
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--threads", type=int, default=1, help="torch threads; the small matrix products of a recurrent "
-                   "step gain little from more, and a second thread that waits for a busy core slows every step")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core); on a CPU "
+                   "that other jobs are using, fewer threads than cores can be faster")
     p.add_argument("--out", metavar="PATH", help="save the model as PATH.safetensors and PATH.json")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -61,12 +63,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def machine() -> str:
+    """The CPU (or GPU), the torch threads and the torch version, in words, for the record of a run."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the command; print and return the results."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.threads < 1:
-        raise ValueError(f"--threads {args.threads}: need at least 1")
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads {args.threads}: need at least 1")
+        torch.set_num_threads(args.threads)
     train_text, val_text = shakespeare() if args.corpus else load_text(args.text)
     vocab = CharVocab.from_text(train_text + val_text)
     cfg = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, weight_decay=args.weight_decay,
@@ -86,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.out:
         argv_used = sys.argv[1:] if argv is None else argv
         meta = dict(summary, command="python -m rnnbook.train " + shlex.join(argv_used), config=result["config"],
-                    machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+                    machine=machine())
         summary["out"] = str(save_checkpoint(args.out, model.cpu(), vocab, meta))
     print(json.dumps(summary), flush=True)
     return summary

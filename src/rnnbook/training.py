@@ -22,8 +22,8 @@ from rnnbook.data import stream_batches
 class TrainConfig:
     """The recipe: batching, optimiser, schedule and stopping rule (a number of steps or a wall-clock budget)."""
 
-    batch_size: int = 32        # B parallel streams of text
-    seq_len: int = 64           # T characters between two truncations of backpropagation
+    batch_size: int = 128       # B parallel streams of text
+    seq_len: int = 16           # T characters between two truncations of backpropagation
     lr: float = 5e-3            # peak learning rate of AdamW
     weight_decay: float = 0.01  # AdamW's decoupled weight decay (matrices only)
     warmup: int = 50            # steps of linear warm-up from 0 to lr
