@@ -25,7 +25,7 @@ def test_shapes_and_state_carrying(cell):
 def test_architecture_is_embedding_rnn_linear():
     model = CharRNN(10, 4, 6, 1, "gru")
     kinds = [type(m) for m in model.children()]
-    assert kinds == [nn.Embedding, nn.GRU, nn.Linear]
+    assert kinds == [nn.Embedding, nn.GRU, nn.Dropout, nn.Linear]
     assert model.rnn.batch_first and model.config["cell"] == "gru"
     assert CharRNN(**model.config).config == model.config
 
@@ -52,3 +52,14 @@ def test_rnn_cell_is_tanh_and_matches_the_equations():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         CharRNN(10, **kwargs)
+
+
+def test_dropout_acts_on_a_one_layer_model_in_training_only():
+    torch.manual_seed(0)
+    model = CharRNN(10, 4, 6, 1, "gru", dropout=0.5)
+    plain = CharRNN(10, 4, 6, 1, "gru")
+    plain.load_state_dict(model.state_dict())  # dropout has no weights: the same state dict
+    x = torch.randint(0, 10, (2, 5))
+    assert not torch.equal(model(x)[0], model(x)[0])  # training mode: a new mask each call
+    model.eval()
+    assert torch.equal(model(x)[0], plain(x)[0])  # eval mode: dropout is off

@@ -31,7 +31,7 @@ def test_lr_schedule_warms_up_then_decays():
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(steps=1, budget=1.0), dict(steps=0), dict(budget=-1.0),
                                     dict(steps=1, precision="fp16"), dict(steps=1, lr=0.0),
-                                    dict(steps=1, batch_size=0)])
+                                    dict(steps=1, batch_size=0), dict(steps=1, eval_every=0)])
 def test_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
         TrainConfig(**kwargs)
@@ -92,3 +92,24 @@ def test_forced_bf16_autocast_trains():
     ids = CharVocab.from_text(TEXT).encode(TEXT)
     result = train(tiny("gru"), ids, ids, TrainConfig(steps=3, batch_size=2, seq_len=8, precision="bf16"), progress=False)
     assert result["bf16"] is True and math.isfinite(result["val_loss"])
+
+
+def test_eval_every_keeps_the_best_weights():
+    vocab = CharVocab.from_text("ab")
+    train_ids, val_ids = vocab.encode("ab" * 200), vocab.encode("a" * 100)
+    torch.manual_seed(0)
+    model = CharRNN(2, 4, 8, 1, "gru")
+    # learning that "b" follows "a" makes the validation text "aaa..." ever less likely: the best step is the first
+    cfg = TrainConfig(steps=12, batch_size=4, seq_len=8, lr=1e-2, warmup=1, eval_every=3, precision="fp32")
+    result = train(model, train_ids, val_ids, cfg, progress=False)
+    losses = [v for _, v, _ in result["val_history"]]
+    assert [h[0] for h in result["val_history"]] == [3, 6, 9, 12]
+    assert losses == sorted(losses) and losses[0] < losses[-1] == result["final_val_loss"]
+    assert result["best_step"] == 3 and result["val_loss"] == losses[0]
+    assert evaluate(model, val_ids) == pytest.approx(losses[0], abs=1e-4)  # the weights of step 3 were kept
+
+
+def test_without_eval_every_the_last_weights_are_kept():
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    result = train(tiny(), ids, ids, TrainConfig(steps=3, batch_size=2, seq_len=8), progress=False)
+    assert result["val_history"] == [] and result["best_step"] == 3 and result["val_loss"] == result["final_val_loss"]

@@ -164,7 +164,9 @@ class CharRNN(nn.Module):
 
     Children, in order: `embed` (V, E), `rnn` (PyTorch's parameter names `weight_ih_l{k}`, `weight_hh_l{k}`,
     `bias_ih_l{k}`, `bias_hh_l{k}`; gates stacked i,f,g,o for the LSTM and r,z,n for the GRU; tanh for
-    the RNN), `head` (V, H). Dropout, if any, acts between layers inside `rnn` and is off in eval mode.
+    the RNN), `drop`, `head` (V, H). Dropout, if any, acts on the non-recurrent connections only (Zaremba et
+    al., 2014): on the embeddings going in, between layers inside `rnn`, and on the hidden states going to
+    the head; never on h_{t-1} -> h_t. It is off in eval mode.
     """
 
     CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -185,9 +187,10 @@ class CharRNN(nn.Module):
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.rnn = self.CELLS[cell](embed_dim, hidden_size, num_layers, batch_first=True,
                                     dropout=dropout if num_layers > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
 
     def forward(self, x: torch.Tensor, state=None):
         """Ids x (B, T) -> logits (B, T, V) and the state after the last step (h, or (h, c) for the LSTM)."""
-        out, state = self.rnn(self.embed(x), state)
-        return self.head(out), state
+        out, state = self.rnn(self.drop(self.embed(x)), state)
+        return self.head(self.drop(out)), state

@@ -3,8 +3,9 @@
     python -m rnnbook.train --corpus shakespeare --cell lstm --budget 600 --out runs/lstm
 
 Progress goes to stderr; the last line on stdout is one JSON object with the results (val_loss in
-nats per character, val_bpc, train_seconds, chars_per_second, steps, ...). With --out, the model is saved
-as OUT.safetensors + OUT.json, the exact command and the results in its metadata.
+nats per character, val_bpc, train_seconds, chars_per_second, steps, ...). With --eval-every, val_loss is
+that of the weights kept (the best evaluation, at best_step) and final_val_loss that of the last step. With
+--out, the model is saved as OUT.safetensors + OUT.json, the exact command and the results in its metadata.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rnnbook.models import CharRNN
 from rnnbook.training import TrainConfig, train
 
 RESULT_KEYS = ("val_loss", "val_bpc", "train_loss", "train_seconds", "chars_per_second", "steps", "epochs",
-               "eval_seconds", "bf16")
+               "eval_seconds", "bf16", "final_val_loss", "best_step", "val_history")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,7 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--embed", type=int, default=64, help="embedding size E")
     p.add_argument("--hidden", type=int, default=384, help="hidden size H")
     p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout on the embeddings, between layers and "
+                   "before the head")
     stop = p.add_mutually_exclusive_group()
     stop.add_argument("--budget", type=float, metavar="SECONDS", help="wall-clock training budget (default 60)")
     stop.add_argument("--steps", type=int, help="number of updates instead of a budget")
@@ -51,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=d.warmup)
     p.add_argument("--min-lr", type=float, default=d.min_lr, help="final learning rate as a fraction of --lr")
     p.add_argument("--clip", type=float, default=d.clip)
+    p.add_argument("--eval-every", type=int, metavar="STEPS", help="evaluate every STEPS updates and keep the "
+                   "weights with the lowest validation loss (early stopping); the evaluations count against --budget")
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=d.precision)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core); on a CPU "
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
     vocab = CharVocab.from_text(train_text + val_text)
     cfg = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, weight_decay=args.weight_decay,
                       warmup=args.warmup, min_lr=args.min_lr, clip=args.clip, steps=args.steps,
-                      budget=args.budget, seed=args.seed, precision=args.precision)
+                      budget=args.budget, eval_every=args.eval_every, seed=args.seed, precision=args.precision)
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = CharRNN(len(vocab), args.embed, args.hidden, args.layers, args.cell, args.dropout).to(device)

@@ -31,6 +31,7 @@ class TrainConfig:
     clip: float = 1.0           # maximum global norm of the gradient
     steps: int | None = None    # stop after this many updates ...
     budget: float | None = None  # ... or after this many seconds of training
+    eval_every: int | None = None  # evaluate every N steps and keep the best weights (early stopping)
     seed: int = 0
     precision: str = "auto"     # "bf16" autocast, "fp32", or "auto": bf16 where the hardware runs it natively
 
@@ -41,8 +42,8 @@ class TrainConfig:
             raise ValueError(f"steps={self.steps} must be >= 1")
         if self.budget is not None and not self.budget > 0:
             raise ValueError(f"budget={self.budget} seconds must be > 0")
-        for name in ("batch_size", "seq_len"):
-            if getattr(self, name) < 1:
+        for name in ("batch_size", "seq_len", "eval_every"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         if not (self.lr > 0 and self.clip > 0 and self.weight_decay >= 0 and 0 <= self.min_lr <= 1 and self.warmup >= 0):
             raise ValueError("need lr > 0, clip > 0, weight_decay >= 0, 0 <= min_lr <= 1 and warmup >= 0")
@@ -137,6 +138,8 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
     Each epoch reads the text as `cfg.batch_size` contiguous streams, `cfg.seq_len` characters at a time,
     carrying the hidden state from chunk to chunk (detached, so gradients stop at the chunk boundary).
     Epochs after the first start at a random offset, so that chunk boundaries move.
+    With `cfg.eval_every`, the model is evaluated on val_ids every so many steps (the time counts against
+    the budget) and, at the end, the weights with the lowest validation loss are the ones kept.
     """
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -146,6 +149,7 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
     opt = make_optimizer(model, cfg)
     model.train()
     history, step, chars, epoch = [], 0, 0, 0
+    val_history, best = [], None  # best: (val loss, step, weights) of the best periodic evaluation
     bar = tqdm(total=cfg.steps if cfg.steps else round(cfg.budget), unit="step", disable=not progress, file=sys.stderr,
                mininterval=1.0, dynamic_ncols=True,
                bar_format=None if cfg.steps else "{l_bar}{bar}| {n}/{total} s of the budget{postfix}")
@@ -169,6 +173,11 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
             state = detach(state)
             step += 1
             chars += y.numel()
+            if cfg.eval_every and val_ids is not None and step % cfg.eval_every == 0:
+                val = evaluate(model, val_ids, bf16=bf16)
+                val_history.append((step, round(val, 4), round(time.perf_counter() - start, 1)))
+                if best is None or val < best[0]:
+                    best = (val, step, copy.deepcopy(model.state_dict()))
             elapsed = time.perf_counter() - start
             history.append((step, loss.item(), elapsed))
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{opt.param_groups[0]['lr']:.1e}", refresh=False)
@@ -184,8 +193,12 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
               "train_loss": round(sum(h[1] for h in history[-20:]) / len(history[-20:]), 4), "history": history}
     if val_ids is not None:
         t = time.perf_counter()
-        val = evaluate(model, val_ids, bf16=bf16)
-        result.update(val_loss=round(val, 4), val_bpc=round(val / math.log(2), 4),
-                      eval_seconds=round(time.perf_counter() - t, 2))
+        final = evaluate(model, val_ids, bf16=bf16)
+        val, best_step = final, step
+        if best is not None and best[0] < final:  # early stopping: go back to the best weights seen
+            val, best_step = best[0], best[1]
+            model.load_state_dict(best[2])
+        result.update(val_loss=round(val, 4), val_bpc=round(val / math.log(2), 4), final_val_loss=round(final, 4),
+                      best_step=best_step, val_history=val_history, eval_seconds=round(time.perf_counter() - t, 2))
     result["config"] = asdict(cfg)
     return result
