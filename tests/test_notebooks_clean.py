@@ -11,11 +11,12 @@ NOTEBOOKS = sorted((ROOT / "book").rglob("*.ipynb"))
 
 
 def toc_files() -> list[str]:
-    """Every file named in _toc.yml (root and chapters), without extension."""
+    """Every file named in _toc.yml (root, chapters and their sections), without extension."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]]
     for part in toc.get("parts", []):
-        files += [c["file"] for c in part["chapters"]]
+        for chapter in part["chapters"]:
+            files += [chapter["file"]] + [s["file"] for s in chapter.get("sections", [])]
     return files
 
 

@@ -61,3 +61,16 @@ def test_chapter_has_download_button_and_exercises(page):
     s = soup(page)
     assert s.find(href=lambda h: h and h.endswith(".ipynb")), f"{page} offers no notebook download"
     assert "Exercises" in s.get_text() and "Summary" in s.get_text(), f"{page} lacks exercises or a summary"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_figures_are_numbered_within_their_chapter(page):
+    chapter = Path(page).name[:2].lstrip("0")  # book/04_text_generation -> "4", book/05b_... -> "5"
+    numbers = [el.get_text(strip=True) for el in soup(page).select(".caption-number")]  # "Fig. 4.3", "Table 5.1"
+    assert any(n.startswith("Fig.") for n in numbers), f"{page} has no numbered figure"
+    assert all(n.split()[1].startswith(f"{chapter}.") for n in numbers), f"{page}: {numbers} are not numbered in chapter {chapter}"
+
+
+def test_playground_and_appendix_are_not_numbered():
+    for page in ("book/playground", "book/faq", "book/glossary", "book/references"):
+        assert not soup(page).select("h1 .section-number"), f"{page} has a chapter number"
