@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from rnnbook.data import CharVocab
 from rnnbook.models import CharRNN
@@ -31,7 +32,8 @@ def test_lr_schedule_warms_up_then_decays():
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(steps=1, budget=1.0), dict(steps=0), dict(budget=-1.0),
                                     dict(steps=1, precision="fp16"), dict(steps=1, lr=0.0),
-                                    dict(steps=1, batch_size=0), dict(steps=1, eval_every=0)])
+                                    dict(steps=1, batch_size=0), dict(steps=1, eval_every=0), dict(steps=1, ema=1.0),
+                                    dict(steps=1, ema=-0.1), dict(steps=1, beta1=1.0)])
 def test_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
         TrainConfig(**kwargs)
@@ -100,7 +102,7 @@ def test_eval_every_keeps_the_best_weights():
     torch.manual_seed(0)
     model = CharRNN(2, 4, 8, 1, "gru")
     # learning that "b" follows "a" makes the validation text "aaa..." ever less likely: the best step is the first
-    cfg = TrainConfig(steps=12, batch_size=4, seq_len=8, lr=1e-2, warmup=1, eval_every=3, precision="fp32")
+    cfg = TrainConfig(steps=12, batch_size=4, seq_len=8, lr=1e-2, warmup=1, eval_every=3, ema=0.0, precision="fp32")
     result = train(model, train_ids, val_ids, cfg, progress=False)
     losses = [v for _, v, _ in result["val_history"]]
     assert [h[0] for h in result["val_history"]] == [3, 6, 9, 12]
@@ -111,5 +113,29 @@ def test_eval_every_keeps_the_best_weights():
 
 def test_without_eval_every_the_last_weights_are_kept():
     ids = CharVocab.from_text(TEXT).encode(TEXT)
-    result = train(tiny(), ids, ids, TrainConfig(steps=3, batch_size=2, seq_len=8), progress=False)
+    result = train(tiny(), ids, ids, TrainConfig(steps=3, batch_size=2, seq_len=8, ema=0.0), progress=False)
     assert result["val_history"] == [] and result["best_step"] == 3 and result["val_loss"] == result["final_val_loss"]
+
+
+def test_ema_keeps_the_moving_average_of_the_weights():
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    cfg = dict(steps=5, batch_size=2, seq_len=8, lr=1e-2, warmup=1, precision="fp32")
+    model = tiny()
+    trajectory = []  # the weights after every update, recorded by a hook on the optimizer
+    handle = register_optimizer_step_post_hook(
+        lambda opt, args, kwargs: trajectory.append([p.detach().clone() for p in model.parameters()]))
+    try:
+        result = train(model, ids, ids, TrainConfig(ema=0.2, **cfg), progress=False)
+    finally:
+        handle.remove()
+    assert len(trajectory) == 5
+    expected = trajectory[0]  # the average starts at the first update's weights ...
+    for n, weights in enumerate(trajectory[1:], start=1):
+        d = min(0.2, (1 + n) / (10 + n))  # ... and forgets fast at first: d = 2/11, then 0.2
+        expected = [d * e + (1 - d) * w for e, w in zip(expected, weights)]
+    for p, e, last in zip(model.parameters(), expected, trajectory[-1]):
+        assert torch.allclose(p, e, atol=1e-6) and not torch.allclose(p, last)
+    assert result["val_loss"] == pytest.approx(evaluate(model, ids), abs=1e-4)  # the average is what was evaluated
+    plain = tiny()  # the average does not change training itself: without it, the last weights are those of the trajectory
+    train(plain, ids, ids, TrainConfig(ema=0.0, **cfg), progress=False)
+    assert all(torch.allclose(p, w) for p, w in zip(plain.parameters(), trajectory[-1]))

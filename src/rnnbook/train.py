@@ -49,10 +49,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--seq-len", type=int, default=d.seq_len)
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--beta1", type=float, default=d.beta1, help="AdamW's momentum")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--warmup", type=int, default=d.warmup)
     p.add_argument("--min-lr", type=float, default=d.min_lr, help="final learning rate as a fraction of --lr")
     p.add_argument("--clip", type=float, default=d.clip)
+    p.add_argument("--ema", type=float, default=d.ema, help="decay of the moving average of the weights that is "
+                   "evaluated and saved (0: the last weights)")
     p.add_argument("--eval-every", type=int, metavar="STEPS", help="evaluate every STEPS updates and keep the "
                    "weights with the lowest validation loss (early stopping); the evaluations count against --budget")
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=d.precision)
@@ -86,8 +89,9 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     train_text, val_text = shakespeare() if args.corpus else load_text(args.text)
     vocab = CharVocab.from_text(train_text + val_text)
-    cfg = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, weight_decay=args.weight_decay,
-                      warmup=args.warmup, min_lr=args.min_lr, clip=args.clip, steps=args.steps,
+    cfg = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, beta1=args.beta1,
+                      weight_decay=args.weight_decay, warmup=args.warmup, min_lr=args.min_lr, clip=args.clip,
+                      ema=args.ema, steps=args.steps,
                       budget=args.budget, eval_every=args.eval_every, seed=args.seed, precision=args.precision)
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

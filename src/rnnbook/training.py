@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from rnnbook.data import stream_batches
@@ -25,6 +26,7 @@ class TrainConfig:
     batch_size: int = 128       # B parallel streams of text
     seq_len: int = 16           # T characters between two truncations of backpropagation
     lr: float = 5e-3            # peak learning rate of AdamW
+    beta1: float = 0.8          # AdamW's momentum: the decay of its running mean of gradients (beta2 is 0.99)
     weight_decay: float = 0.01  # AdamW's decoupled weight decay (matrices only)
     warmup: int = 50            # steps of linear warm-up from 0 to lr
     min_lr: float = 0.1         # the cosine decay ends at min_lr * lr
@@ -32,6 +34,7 @@ class TrainConfig:
     steps: int | None = None    # stop after this many updates ...
     budget: float | None = None  # ... or after this many seconds of training
     eval_every: int | None = None  # evaluate every N steps and keep the best weights (early stopping)
+    ema: float = 0.99           # the model kept is a moving average of the weights with this decay (0: the last weights)
     seed: int = 0
     precision: str = "auto"     # "bf16" autocast, "fp32", or "auto": bf16 where the hardware runs it natively
 
@@ -47,6 +50,8 @@ class TrainConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         if not (self.lr > 0 and self.clip > 0 and self.weight_decay >= 0 and 0 <= self.min_lr <= 1 and self.warmup >= 0):
             raise ValueError("need lr > 0, clip > 0, weight_decay >= 0, 0 <= min_lr <= 1 and warmup >= 0")
+        if not (0 <= self.beta1 < 1 and 0 <= self.ema < 1):
+            raise ValueError(f"beta1={self.beta1} and ema={self.ema} must be in [0, 1)")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"precision={self.precision!r}; valid values are 'auto', 'bf16' and 'fp32'")
 
@@ -123,12 +128,26 @@ def evaluate(model: nn.Module, ids: torch.Tensor, batch_size: int = 64, seq_len:
     return total / (len(ids) - 1)
 
 
+def ema_update(decay: float):
+    """The update of a moving average of the weights, for `AveragedModel`: average <- d * average + (1 - d) * weights.
+
+    The decay d is min(decay, (1 + n) / (10 + n)) after n updates, so that a short run does not keep the
+    weights of its first steps: after 40 updates d is 0.82, and it reaches 0.99 only after 890.
+    """
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        d = min(decay, (1 + int(n)) / (10 + int(n)))
+        for a, c in zip(averaged, current):
+            a.lerp_(c, 1 - d)
+    return update
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on the matrices only (not on biases, not on the embedding)."""
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("embed")]
     other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith("embed"))]
     return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                              {"params": other, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.99))
+                              {"params": other, "weight_decay": 0.0}], lr=cfg.lr, betas=(cfg.beta1, 0.99))
 
 
 def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | None, cfg: TrainConfig,
@@ -138,6 +157,8 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
     Each epoch reads the text as `cfg.batch_size` contiguous streams, `cfg.seq_len` characters at a time,
     carrying the hidden state from chunk to chunk (detached, so gradients stop at the chunk boundary).
     Epochs after the first start at a random offset, so that chunk boundaries move.
+    With `cfg.ema`, the weights evaluated and kept are an exponential moving average of the weights after
+    each update (Polyak averaging), which smooths out the noise of the last updates.
     With `cfg.eval_every`, the model is evaluated on val_ids every so many steps (the time counts against
     the budget) and, at the end, the weights with the lowest validation loss are the ones kept.
     """
@@ -147,6 +168,8 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
     train_ids = train_ids.to(device)
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_works(model, device))
     opt = make_optimizer(model, cfg)
+    average = AveragedModel(model, multi_avg_fn=ema_update(cfg.ema)) if cfg.ema else None
+    kept = average.module if average else model  # the weights that are evaluated and, in the end, returned
     model.train()
     history, step, chars, epoch = [], 0, 0, 0
     val_history, best = [], None  # best: (val loss, step, weights) of the best periodic evaluation
@@ -170,16 +193,18 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             opt.step()
+            if average:
+                average.update_parameters(model)
             state = detach(state)
             step += 1
             chars += y.numel()
             if cfg.eval_every and val_ids is not None and step % cfg.eval_every == 0:
-                val = evaluate(model, val_ids, bf16=bf16)
+                val = evaluate(kept, val_ids, bf16=bf16)
                 val_history.append((step, round(val, 4), round(time.perf_counter() - start, 1)))
                 if progress:
                     bar.write(f"step {step:,}: validation loss {val:.4f}", file=sys.stderr)
                 if best is None or val < best[0]:
-                    best = (val, step, copy.deepcopy(model.state_dict()))
+                    best = (val, step, copy.deepcopy(kept.state_dict()))
             elapsed = time.perf_counter() - start
             history.append((step, loss.item(), elapsed))
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{opt.param_groups[0]['lr']:.1e}", refresh=False)
@@ -189,6 +214,8 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
                 break
         epoch += 1
     bar.close()
+    if average:
+        model.load_state_dict(kept.state_dict())
     train_seconds = time.perf_counter() - start
     result = {"steps": step, "epochs": round(chars / len(train_ids), 3), "train_seconds": round(train_seconds, 2),
               "chars_per_second": round(chars / train_seconds), "bf16": bf16,
