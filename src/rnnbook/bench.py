@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
     for name, r in results.items():
         print(f"| {name} | {r['val_loss']:.4f} | {r['val_bpc']:.4f} | {r['chars_per_second']:,} | {r['steps']:,} "
               f"| {r['train_seconds']:.1f} |")
-    summary = {name: {k: r[k] for k in ("val_loss", "val_bpc", "chars_per_second", "steps", "train_seconds")}
-               for name, r in results.items()}
+    summary = {name: {k: r[k] for k in ("val_loss", "val_bpc", "chars_per_second", "steps", "train_seconds", "bf16")
+                      if k in r} for name, r in results.items()}  # bf16: whether the book's recipe ran in bfloat16
     command = "python -m rnnbook.bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     print(json.dumps(dict(summary, budget=args.budget, source=args.corpus or args.text, command=command,
                           machine=train_cli.machine())), flush=True)

@@ -71,13 +71,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def machine() -> str:
-    """The CPU (or GPU), the torch threads and the torch version, in words, for the record of a run."""
+    """The CPU (with or without bfloat16 units) or GPU, the torch threads and the torch version, in words, for the record of a run."""
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
-    cpu = platform.processor() or platform.machine()
+    cpu, units = platform.processor() or platform.machine(), ""
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+        info = f.read()
+        cpu = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), cpu)
+        units = " (bfloat16 units)" if {"avx512_bf16", "amx_bf16"} & set(info.split()) else " (no bfloat16 units)"
+    return f"{cpu}{units}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
 def main(argv: list[str] | None = None) -> dict:

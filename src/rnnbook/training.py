@@ -26,7 +26,7 @@ class TrainConfig:
     batch_size: int = 128       # B parallel streams of text
     seq_len: int = 16           # T characters between two truncations of backpropagation
     lr: float = 5e-3            # peak learning rate of AdamW
-    beta1: float = 0.8          # AdamW's momentum: the decay of its running mean of gradients (beta2 is 0.99)
+    beta1: float = 0.7          # AdamW's momentum: the decay of its running mean of gradients (beta2 is 0.99)
     weight_decay: float = 0.01  # AdamW's decoupled weight decay (matrices only)
     warmup: int = 50            # steps of linear warm-up from 0 to lr
     min_lr: float = 0.1         # the cosine decay ends at min_lr * lr
