@@ -1,5 +1,6 @@
 """`python -m rnnbook.bench` runs both recipes end to end (not a timed test: the budget is tiny)."""
 
+import importlib.util
 import json
 
 import pytest
@@ -30,8 +31,6 @@ def test_bench_rejects_unknown_recipes(tmp_path):
 
 def test_the_tweaks_script_of_chapter_4_runs_a_row(tmp_path, root, monkeypatch):
     """book/results/ch4_tweaks.py (which wrote ch4_tweaks.jsonl) still runs: one row, two updates."""
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location("ch4_tweaks", root / "book" / "results" / "ch4_tweaks.py")
     tweaks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tweaks)

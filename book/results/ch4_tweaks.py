@@ -3,7 +3,7 @@
     python book/results/ch4_tweaks.py ../shared/data/tinyshakespeare.txt > book/results/ch4_tweaks.jsonl
 
 Each row trains `python -m rnnbook.train --text FILE --steps 1200 --threads 2` with the options shown
-(the same code path: parse_args, CharRNN, train) and records the validation loss of the weights kept
+(the same code path: parse_args, config_from_args, CharRNN, train) and records the validation loss of the weights kept
 and of the last weights. Two rows set the GRU's update-gate bias at initialisation, which the command
 line cannot. The last row runs the command line itself with its defaults. About 40 minutes on 2 cores.
 """
@@ -21,8 +21,8 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from rnnbook.data import CharVocab, load_text
 from rnnbook.models import CharRNN
-from rnnbook.train import parse_args
-from rnnbook.training import TrainConfig, evaluate, train
+from rnnbook.train import config_from_args, parse_args
+from rnnbook.training import evaluate, train
 
 OLD = "--beta1 0.9 --ema 0"  # the recipe of the search, before the two additions
 ROWS = [(OLD, 0, 0), (OLD, 1, 0), ("--beta1 0.8 --ema 0", 0, 0), ("--beta1 0.7 --ema 0", 0, 0),
@@ -41,9 +41,7 @@ def run(path: str, options: str, seed: int, zbias: int) -> dict:
     torch.set_num_threads(args.threads)
     train_text, val_text = load_text(path)
     vocab = CharVocab.from_text(train_text + val_text)
-    cfg = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, beta1=args.beta1,
-                      weight_decay=args.weight_decay, warmup=args.warmup, min_lr=args.min_lr, clip=args.clip,
-                      ema=args.ema, steps=args.steps, seed=args.seed, precision=args.precision)
+    cfg = config_from_args(args)
     torch.manual_seed(args.seed)
     model = CharRNN(len(vocab), args.embed, args.hidden, args.layers, args.cell, args.dropout)
     if zbias:
@@ -58,9 +56,9 @@ def run(path: str, options: str, seed: int, zbias: int) -> dict:
         opt_hook.remove()
     model.load_state_dict(last["weights"])
     shown = options + (f" (update-gate bias {zbias:+d} at initialisation)" if zbias else "")
-    return {"options": shown, "seed": seed, "val_loss": result["val_loss"],
-            "last_weights_val_loss": round(evaluate(model, vocab.encode(val_text), bf16=result["bf16"]), 4), "steps": result["steps"],
-            "train_seconds": result["train_seconds"], "chars_per_second": result["chars_per_second"]}
+    last_val = evaluate(model, vocab.encode(val_text), bf16=result["bf16"])
+    return {"options": shown, "seed": seed, "val_loss": result["val_loss"], "last_weights_val_loss": round(last_val, 4),
+            "steps": result["steps"], "train_seconds": result["train_seconds"], "chars_per_second": result["chars_per_second"]}
 
 
 def main(path: str) -> None:

@@ -70,8 +70,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The training recipe that the parsed command line asks for."""
+    return TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, beta1=args.beta1,
+                       weight_decay=args.weight_decay, warmup=args.warmup, min_lr=args.min_lr, clip=args.clip,
+                       ema=args.ema, steps=args.steps, budget=args.budget, eval_every=args.eval_every, seed=args.seed,
+                       precision=args.precision)
+
+
 def machine() -> str:
-    """The CPU (with or without bfloat16 units) or GPU, the torch threads and the torch version, in words, for the record of a run."""
+    """The CPU (with or without bfloat16 units) or GPU, torch threads and torch version, for the record of a run."""
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
     cpu, units = platform.processor() or platform.machine(), ""
@@ -91,10 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     train_text, val_text = shakespeare() if args.corpus else load_text(args.text)
     vocab = CharVocab.from_text(train_text + val_text)
-    cfg = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, beta1=args.beta1,
-                      weight_decay=args.weight_decay, warmup=args.warmup, min_lr=args.min_lr, clip=args.clip,
-                      ema=args.ema, steps=args.steps,
-                      budget=args.budget, eval_every=args.eval_every, seed=args.seed, precision=args.precision)
+    cfg = config_from_args(args)
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = CharRNN(len(vocab), args.embed, args.hidden, args.layers, args.cell, args.dropout).to(device)
