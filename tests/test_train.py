@@ -43,9 +43,11 @@ def test_cli_prints_one_json_line_and_saves_a_checkpoint(tmp_path, text_file):
     assert meta["val_loss"] == result["val_loss"]
 
 
-def test_cli_eval_every_and_dropout(tmp_path, text_file):
+def test_cli_eval_every_and_dropout(tmp_path, text_file, capsys):
     result = main(["--text", str(text_file), "--steps", "6", "--eval-every", "2", "--dropout", "0.3",
                    "--out", str(tmp_path / "m"), *TINY])
+    lines = [line for line in capsys.readouterr().err.splitlines() if "validation loss" in line]  # even with --quiet
+    assert [line.split(":")[0] for line in lines] == ["step 2", "step 4", "step 6"]
     assert [s for s, _, _ in result["val_history"]] == [2, 4, 6] and result["best_step"] in (2, 4, 6)
     assert result["val_loss"] == min(v for _, v, _ in result["val_history"])
     model, vocab, meta = load_checkpoint(result["out"])

@@ -201,8 +201,7 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
             if cfg.eval_every and val_ids is not None and step % cfg.eval_every == 0:
                 val = evaluate(kept, val_ids, bf16=bf16)
                 val_history.append((step, round(val, 4), round(time.perf_counter() - start, 1)))
-                if progress:
-                    bar.write(f"step {step:,}: validation loss {val:.4f}", file=sys.stderr)
+                bar.write(f"step {step:,}: validation loss {val:.4f}", file=sys.stderr)  # also without the bar
                 if best is None or val < best[0]:
                     best = (val, step, copy.deepcopy(kept.state_dict()))
             elapsed = time.perf_counter() - start
