@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from rnnbook.data import VAL_PLAYS, CharVocab, WindowDataset, clean_play, load_text, play_paths, shakespeare, stream_batches
+from rnnbook.data import (TEST_PLAYS, VAL_PLAYS, CharVocab, WindowDataset, clean_play, load_text, play_paths, shakespeare,
+                          shakespeare_test, stream_batches)
 
 PLAY = """# A Play
 
@@ -64,6 +65,17 @@ def test_shakespeare_holds_out_whole_plays(corpus):
     assert "MACBETH:\n" in val and "MACBETH:\n" not in train  # a speaker of a held-out play never trains
     assert 0.03 < len(val) / (len(train) + len(val)) < 0.1
     assert len(train) > 4_000_000
+
+
+def test_shakespeare_test_plays_are_in_neither_split(corpus):
+    train, val = corpus
+    test = shakespeare_test()
+    paths = play_paths()
+    assert set(TEST_PLAYS) <= set(paths) and not set(TEST_PLAYS) & set(VAL_PLAYS)
+    assert test == "".join(clean_play(paths[name].read_text(encoding="utf-8")) for name in TEST_PLAYS)
+    assert "KING RICHARD II:\n" in test
+    assert "KING RICHARD II:\n" not in train and "KING RICHARD II:\n" not in val
+    assert len(test) > 100_000
 
 
 def test_shakespeare_is_plain_text(corpus):

@@ -85,3 +85,15 @@ def test_cli_rejects_bad_input(tmp_path, text_file):
         main(["--text", str(text_file), "--steps", "0", *TINY])
     with pytest.raises(ValueError, match="threads"):
         main(["--text", str(text_file), "--steps", "1", "--threads", "0", *TINY])
+
+
+def test_corpus_run_reports_the_loss_on_the_test_plays():
+    """With --corpus the JSON has test_loss, the model's loss on rnnbook.data.TEST_PLAYS, scored once at the end."""
+    from rnnbook.data import CharVocab, shakespeare, shakespeare_test
+
+    torch.manual_seed(0)
+    result = main(["--corpus", "shakespeare", "--steps", "2", *TINY])
+    assert result["test_loss"] > 0 and abs(result["test_loss"] - result["val_loss"]) < 0.5
+    train, val = shakespeare()
+    vocab = CharVocab.from_text(train + val + shakespeare_test())
+    assert len(vocab) == 75  # the held-out plays bring no character of their own: the shipped vocabulary

