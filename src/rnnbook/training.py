@@ -48,8 +48,11 @@ class TrainConfig:
         for name in ("batch_size", "seq_len", "eval_every"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        if not (self.lr > 0 and self.clip > 0 and self.weight_decay >= 0 and 0 <= self.min_lr <= 1 and self.warmup >= 0):
-            raise ValueError("need lr > 0, clip > 0, weight_decay >= 0, 0 <= min_lr <= 1 and warmup >= 0")
+        bad = [f"{name}={getattr(self, name)}" for name, ok in (("lr", self.lr > 0), ("clip", self.clip > 0),
+               ("weight_decay", self.weight_decay >= 0), ("min_lr", 0 <= self.min_lr <= 1), ("warmup", self.warmup >= 0))
+               if not ok]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: need lr > 0, clip > 0, weight_decay >= 0, 0 <= min_lr <= 1 and warmup >= 0")
         if not (0 <= self.beta1 < 1 and 0 <= self.ema < 1):
             raise ValueError(f"beta1={self.beta1} and ema={self.ema} must be in [0, 1)")
         if self.precision not in ("auto", "bf16", "fp32"):
