@@ -42,12 +42,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     output = p.add_argument_group("output")
     output.add_argument("--stream", action="store_true", help="print each character as soon as it is drawn")
     cli.add_debug(output)
+    p.add_argument_group("machine").add_argument(
+        "--threads", type=int, default=1, help="torch threads; one character at a time is too little work to share")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> str:
     """Run the command; print and return the text."""
     args = parse_args(argv)
+    cli.set_threads(args.threads)
     model, vocab = load_checkpoint(args.checkpoint)[:2] if args.checkpoint else load_pretrained()
     settings = dict(prompt=args.prompt, length=args.length, temperature=args.temperature, top_k=args.top_k,
                     top_p=args.top_p, seed=args.seed, unknown=args.unknown)

@@ -21,7 +21,7 @@ import sys
 import torch
 
 from rnnbook import cli
-from rnnbook.checkpoint import save_checkpoint
+from rnnbook.checkpoint import paths, save_checkpoint
 from rnnbook.data import CharVocab, load_text, shakespeare, shakespeare_test
 from rnnbook.models import CharRNN
 from rnnbook.training import TrainConfig, evaluate, train
@@ -108,7 +108,12 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the command; print and return the results."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     cli.set_threads(args.threads)
-    cfg = config_from_args(args)  # a bad setting is reported before the corpus is read
+    cfg = config_from_args(args)  # a bad setting is reported before the corpus is read ...
+    if args.out:  # ... and a place the model cannot be saved before it is trained
+        try:
+            paths(args.out)[0].parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ValueError(f"--out {args.out}: cannot create its folder ({e.strerror})") from None
     train_text, val_text = shakespeare() if args.corpus else load_text(args.text)
     test_text = shakespeare_test() if args.corpus else ""
     vocab = CharVocab.from_text(train_text + val_text + test_text)
