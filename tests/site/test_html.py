@@ -74,3 +74,15 @@ def test_figures_are_numbered_within_their_chapter(page):
 def test_playground_and_appendix_are_not_numbered():
     for page in ("book/playground", "book/faq", "book/glossary", "book/references"):
         assert not soup(page).select("h1 .section-number"), f"{page} has a chapter number"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_footer_states_the_licences(page):
+    """Text CC BY-SA 4.0 and code MIT-0, as LICENSE-text and LICENSE say."""
+    footer = soup(page).select_one(".extra_footer")
+    assert footer is not None, f"{page} has no licence in its footer"
+    links = {a.get_text(strip=True): a["href"] for a in footer.find_all("a")}
+    assert links == {"CC BY-SA 4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
+                     "MIT-0": "https://opensource.org/license/mit-0"}
+    assert "text" in footer.get_text() and "code" in footer.get_text()
+
