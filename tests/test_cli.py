@@ -36,7 +36,9 @@ def files(tmp_path_factory):
     (d / "poem.txt").write_text(POEM)
     (d / "binary.bin").write_bytes(bytes(range(256)) * 4)
     (d / "short.txt").write_text("hello")
+    n = torch.get_num_threads()  # (this fixture runs before one_thread)
     train.main(["--text", str(d / "poem.txt"), "--steps", "3", "--cell", "lstm", "--out", str(d / "tiny"), *TINY])
+    torch.set_num_threads(n)
     return d
 
 
@@ -69,44 +71,52 @@ def other_vocab(d):
     return d / "other"
 
 
-BAD = [  # (module, argv given the fixture's folder d, the exact message)
-    (train, lambda d: ["--text", d / "missing.txt"], lambda d: f"no text file at {d / 'missing.txt'}"),
-    (train, lambda d: ["--text", d / "binary.bin"],
-     lambda d: f"{d / 'binary.bin'} is not UTF-8 text ('utf-8' codec can't decode byte 0x80 in position 128: "
-               "invalid start byte)"),
-    (train, lambda d: ["--text", d / "short.txt"], lambda d: f"{d / 'short.txt'} holds 5 characters; a corpus needs "
-                                                             "at least 20"),
-    (train, lambda d: ["--text", d / "poem.txt", "--budget", "-1"], lambda d: "budget=-1.0 seconds must be > 0"),
-    (train, lambda d: ["--text", d / "poem.txt", "--steps", "0"], lambda d: "steps=0 must be >= 1"),
-    (train, lambda d: ["--text", d / "poem.txt", "--lr", "-1"],
-     lambda d: "lr=-1.0: need lr > 0, clip > 0, weight_decay >= 0, 0 <= min_lr <= 1 and warmup >= 0"),
-    (train, lambda d: ["--text", d / "poem.txt", "--threads", "0"], lambda d: "--threads 0: need at least 1"),
-    (train, lambda d: ["--text", d / "poem.txt", "--steps", "1", *TINY, "--out", d / "poem.txt" / "m"],
-     lambda d: f"--out {d / 'poem.txt' / 'm'}: cannot create its folder (File exists)"),
-    (bench, lambda d: ["--text", d / "missing.txt", "--budget", "1"], lambda d: f"no text file at {d / 'missing.txt'}"),
-    (bench, lambda d: ["--text", d / "poem.txt", "--budget", "-1"], lambda d: "--budget must be > 0, got -1.0"),
-    (bench, lambda d: ["--text", d / "poem.txt", "--threads", "0"], lambda d: "--threads 0: need at least 1"),
-    (bench, lambda d: ["--text", d / "poem.txt", "--recipes", "fancy"],
-     lambda d: "--recipes must name naive and/or book, got 'fancy'"),
-    (sample, lambda d: [d / "missing"], lambda d: f"no checkpoint at {d / 'missing.safetensors'}"),
-    (sample, lambda d: [corrupted(d)],
-     lambda d: f"{d / 'corrupted.safetensors'} is corrupted or does not belong to corrupted.json: its SHA-256 "
-               "differs from the one recorded when it was saved"),
-    (sample, lambda d: [other_vocab(d)], lambda d: f"{d / 'other.json'}: 23 characters in the vocabulary, "
-                                                   "vocab_size=24"),
-    (sample, lambda d: [d / "tiny", "--prompt", "Zounds"],
-     lambda d: "character 'Z' (U+005A) at position 0 is not in the vocabulary of 24 characters; pass unknown='skip' "
-               "or unknown='replace' to accept it"),
-    (sample, lambda d: ["--temperature", "-1"],
-     lambda d: "temperature=-1.0: valid temperatures are finite numbers >= 0 (0 is greedy)"),
-    (sample, lambda d: ["--top-p", "1.5"], lambda d: "top_p=1.5: valid values are None (no limit) or a number in (0, 1]"),
-    (sample, lambda d: ["--top-k", "0"], lambda d: "top_k=0: valid values are None (no limit) or an integer >= 1"),
-    (sample, lambda d: ["--length", "-1"], lambda d: "length=-1: valid lengths are integers >= 0"),
-    (sample, lambda d: ["--seed", "-1"], lambda d: "seed=-1: valid seeds are None or an integer in [0, 2**63)"),
+def bad(name, module, argv, message):
+    """A bad input: argv and the exact message, both given the fixture's folder d."""
+    return pytest.param(module, argv, message, id=f"{module.__name__.split('.')[-1]}-{name}")
+
+
+BAD = [
+    bad("missing-text", train, lambda d: ["--text", d / "missing.txt"], lambda d: f"no text file at {d / 'missing.txt'}"),
+    bad("binary-text", train, lambda d: ["--text", d / "binary.bin"],
+        lambda d: f"{d / 'binary.bin'} is not UTF-8 text ('utf-8' codec can't decode byte 0x80 in position 128: "
+                  "invalid start byte)"),
+    bad("short-text", train, lambda d: ["--text", d / "short.txt"],
+        lambda d: f"{d / 'short.txt'} holds 5 characters; a corpus needs at least 20"),
+    bad("budget", train, lambda d: ["--text", d / "poem.txt", "--budget", "-1"], lambda d: "budget=-1.0 seconds must be > 0"),
+    bad("steps", train, lambda d: ["--text", d / "poem.txt", "--steps", "0"], lambda d: "steps=0 must be >= 1"),
+    bad("lr", train, lambda d: ["--text", d / "poem.txt", "--lr", "-1"],
+        lambda d: "lr=-1.0: need lr > 0, clip > 0, weight_decay >= 0, 0 <= min_lr <= 1 and warmup >= 0"),
+    bad("threads", train, lambda d: ["--text", d / "poem.txt", "--threads", "0"], lambda d: "--threads 0: need at least 1"),
+    bad("out", train, lambda d: ["--text", d / "poem.txt", "--steps", "1", *TINY, "--out", d / "poem.txt" / "m"],
+        lambda d: f"--out {d / 'poem.txt' / 'm'}: cannot create its folder (File exists)"),
+    bad("missing-text", bench, lambda d: ["--text", d / "missing.txt", "--budget", "1"],
+        lambda d: f"no text file at {d / 'missing.txt'}"),
+    bad("budget", bench, lambda d: ["--text", d / "poem.txt", "--budget", "-1"], lambda d: "--budget must be > 0, got -1.0"),
+    bad("threads", bench, lambda d: ["--text", d / "poem.txt", "--threads", "0"], lambda d: "--threads 0: need at least 1"),
+    bad("recipes", bench, lambda d: ["--text", d / "poem.txt", "--recipes", "fancy"],
+        lambda d: "--recipes must name naive and/or book, got 'fancy'"),
+    bad("missing-checkpoint", sample, lambda d: [d / "missing"], lambda d: f"no checkpoint at {d / 'missing.safetensors'}"),
+    bad("corrupted-checkpoint", sample, lambda d: [corrupted(d)],
+        lambda d: f"{d / 'corrupted.safetensors'} is corrupted or does not belong to corrupted.json: its SHA-256 "
+                  "differs from the one recorded when it was saved"),
+    bad("other-vocabulary", sample, lambda d: [other_vocab(d)],
+        lambda d: f"{d / 'other.json'}: 23 characters in the vocabulary, vocab_size=24"),
+    bad("unknown-character", sample, lambda d: [d / "tiny", "--prompt", "Zounds"],
+        lambda d: "character 'Z' (U+005A) at position 0 is not in the vocabulary of 24 characters; pass "
+                  "unknown='skip' or unknown='replace' to accept it"),
+    bad("temperature", sample, lambda d: ["--temperature", "-1"],
+        lambda d: "temperature=-1.0: valid temperatures are finite numbers >= 0 (0 is greedy)"),
+    bad("top-p", sample, lambda d: ["--top-p", "1.5"],
+        lambda d: "top_p=1.5: valid values are None (no limit) or a number in (0, 1]"),
+    bad("top-k", sample, lambda d: ["--top-k", "0"],
+        lambda d: "top_k=0: valid values are None (no limit) or an integer >= 1"),
+    bad("length", sample, lambda d: ["--length", "-1"], lambda d: "length=-1: valid lengths are integers >= 0"),
+    bad("seed", sample, lambda d: ["--seed", "-1"], lambda d: "seed=-1: valid seeds are None or an integer in [0, 2**63)"),
 ]
 
 
-@pytest.mark.parametrize("module, argv, message", BAD, ids=lambda v: getattr(v, "__name__", "").split(".")[-1] or None)
+@pytest.mark.parametrize("module, argv, message", BAD)
 def test_bad_input_is_one_error_line_and_exit_status_2(module, argv, message, files, capsys):
     code, out, err = run_cli(module, argv(files), capsys)
     assert (code, out, err) == (2, "", f"error: {message(files)}\n")
