@@ -393,5 +393,6 @@ def test_value_range():
     assert apps.value_range([0.7412, 0.7449]) == "0.74"
     assert apps.value_range([0.492, 0.502, 0.499], 0, percent=True) == "49–50%"
     assert apps.value_range(np.array([0.0181, 0.0183]), 2, percent=True) == "1.81–1.83%"
+    assert apps.value_range([-0.019, -0.017], 3) == "-0.019 to -0.017"
     with pytest.raises(ValueError):
         apps.value_range([])

@@ -525,7 +525,8 @@ def value_range(values, digits: int = 2, percent: bool = False) -> str:
     if not values:
         raise ValueError("need at least one value")
     lo, hi = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
-    return (lo if lo == hi else f"{lo}–{hi}") + ("%" if percent else "")
+    dash = " to " if min(values) < 0 else "–"  # "-0.019 to -0.017" rather than "-0.019–-0.017"
+    return (lo if lo == hi else f"{lo}{dash}{hi}") + ("%" if percent else "")
 
 
 def perplexity(nats_per_char: float) -> float:
