@@ -36,7 +36,7 @@ class Sampler(widgets.VBox):
         self.model, self.vocab = model, vocab
         label = dict(style={"description_width": "90px"}, layout=widgets.Layout(width="400px"))  # "temperature" uncut
         self.prompt = widgets.Textarea(value=prompt, description="prompt", rows=3, style=label["style"],
-                                       layout=widgets.Layout(width="100%", max_width="900px"))
+                                       layout=widgets.Layout(width="98%", max_width="880px"))
         self.temperature = widgets.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature", **label)
         self.top_k = widgets.IntSlider(value=0, min=0, max=len(vocab), description="top-k", tooltip="0: no limit", **label)
         self.top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p", **label)
@@ -45,7 +45,7 @@ class Sampler(widgets.VBox):
         self.button = widgets.Button(description="Generate", button_style="primary",
                                      layout=widgets.Layout(margin="4px 0 0 94px"))
         self.message = widgets.HTML()
-        self.output = widgets.Textarea(rows=14, layout=widgets.Layout(width="100%", max_width="900px"), disabled=True)
+        self.output = widgets.Textarea(rows=14, layout=widgets.Layout(width="98%", max_width="880px"), disabled=True)
         self.chart = widgets.HTML(layout=widgets.Layout(margin="0 0 0 16px"))
         for w in (self.prompt, self.temperature, self.top_k, self.top_p):
             w.observe(self.update_chart, names="value")
