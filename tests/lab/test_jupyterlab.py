@@ -129,6 +129,10 @@ def test_chapter_1_reads_as_in_the_book(browser, lab):
         assert markers == [] and "not found" not in text.lower(), f"not found: {markers}"
         # equations are numbered as in the HTML book (1.1, 1.2, ...) and references to them resolve
         assert "(1.2)" in text and "(1.3)" in text
+        # the code the HTML book hides (tests, figure code) is collapsed, one click away
+        tags = [set(c["metadata"].get("tags", [])) for c in source("01_structure.ipynb")["cells"] if c["cell_type"] == "code"]
+        hidden = sum(bool(t & {"remove-cell", "remove-input", "hide-input"}) for t in tags)
+        assert hidden >= 3 and page.locator(f"{NB} .jp-CodeCell .jp-InputPlaceholder").count() == hidden
         # one closed dropdown per solution; their text is not shown until clicked
         dropdowns = page.locator(f"{NB} .jp-MarkdownCell .myst details")
         n = sum("".join(c["source"]).count(":class: dropdown") for c in source("01_structure.ipynb")["cells"])
