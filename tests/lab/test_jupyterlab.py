@@ -28,7 +28,7 @@ ARTIFACTS = ROOT / "_build" / "test-artifacts"
 NB = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in view
 # Raw MyST that must not reach the reader: roles, directive fences and options, target labels.
 RAW_MYST = re.compile(r"\{(cite|ref|numref|eq|doc|glue|math|admonition|dropdown|literalinclude|bibliography)[^}]*\}"
-                      r"|^\(\w[\w:-]*\)=|^:{3,}|^`{3,}|^:(class|label|name|pyobject):", re.M)
+                      r"|^\(\w[\w:-]*\)=$|^:{3,}|^`{3,}|^:(class|label|name|pyobject):", re.M)
 SETTINGS = {
     # every cell in the page (not only those scrolled into view), so the whole chapter can be checked
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
