@@ -34,14 +34,15 @@ class Sampler(widgets.VBox):
 
     def __init__(self, model: nn.Module, vocab: CharVocab, prompt: str = "ROMEO:\n", length: int = 300):
         self.model, self.vocab = model, vocab
-        label = dict(style={"description_width": "90px"}, layout=widgets.Layout(width="400px"))  # "temperature" uncut
-        self.prompt = widgets.Textarea(value=prompt, description="prompt", rows=3, style=label["style"],
+        style = {"description_width": "90px"}  # wide enough for "temperature", which the default cuts
+        slider = dict(style=style, layout=widgets.Layout(width="400px"))
+        self.prompt = widgets.Textarea(value=prompt, description="prompt", rows=3, style=style,
                                        layout=widgets.Layout(width="98%", max_width="880px"))
-        self.temperature = widgets.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature", **label)
-        self.top_k = widgets.IntSlider(value=0, min=0, max=len(vocab), description="top-k", tooltip="0: no limit", **label)
-        self.top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p", **label)
-        self.length = widgets.IntSlider(value=length, min=0, max=2000, step=50, description="length", **label)
-        self.seed = widgets.IntText(value=0, description="seed", style=label["style"], layout=widgets.Layout(width="220px"))
+        self.temperature = widgets.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature", **slider)
+        self.top_k = widgets.IntSlider(value=0, min=0, max=len(vocab), description="top-k", tooltip="0: no limit", **slider)
+        self.top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p", **slider)
+        self.length = widgets.IntSlider(value=length, min=0, max=2000, step=50, description="length", **slider)
+        self.seed = widgets.IntText(value=0, description="seed", style=style, layout=widgets.Layout(width="220px"))
         self.button = widgets.Button(description="Generate", button_style="primary",
                                      layout=widgets.Layout(margin="4px 0 0 94px"))
         self.message = widgets.HTML()

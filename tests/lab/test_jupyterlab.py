@@ -194,7 +194,7 @@ def test_chapter_4_runs_and_its_sampler_generates_what_python_does(browser, lab)
         panel.scroll_into_view_if_needed()
         screenshot(page, "lab-ch4-sampler-before.png")
         # the labels are whole ("temperature" used to be cut to "temperat...") and the panel fits the notebook
-        for label in page.locator(".widget-label").filter(has_text=re.compile("temperature|top-k|top-p|length|seed")).all():
+        for label in panel.locator(".widget-label").filter(has_text=re.compile("temperature|top-k|top-p|length|seed")).all():
             assert label.evaluate("e => e.scrollWidth <= e.clientWidth"), f"label cut: {label.inner_text()}"
         notebook_width = page.locator(f"{NB} .jp-Notebook").bounding_box()["width"]
         box = panel.bounding_box()
