@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install book test unit notebooks site lab clean
+.PHONY: install book test unit lab-test notebooks site lab clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ book: install                       ## execute every chapter and build _build/ht
 	@echo "The book is in _build/html/index.html"
 
 unit: install                       ## unit tests of the rnnbook package
-	$(BIN)/python -m pytest tests --ignore=tests/site
+	$(BIN)/python -m pytest tests --ignore=tests/site --ignore=tests/lab
+
+lab-test: install                   ## chapters 1 and 4 in JupyterLab, driven in Chromium (run after `unit`)
+	$(BIN)/python -m pytest tests/lab
 
 notebooks: install                  ## every notebook, top to bottom in a fresh kernel, under nbval
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env book/
@@ -26,9 +29,9 @@ notebooks: install                  ## every notebook, top to bottom in a fresh 
 site: install                       ## checks of the built HTML (run after `make book`)
 	$(BIN)/python -m pytest tests/site
 
-test: unit notebooks book site      ## everything CI runs
+test: unit lab-test notebooks book site  ## everything CI runs
 
-lab: install                        ## open the notebooks in JupyterLab
+lab: install                        ## open the chapters in JupyterLab (MyST rendered by jupyterlab-myst)
 	$(BIN)/jupyter lab book/
 
 clean:

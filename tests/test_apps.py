@@ -350,3 +350,49 @@ def test_draw_ctc_alignment():
     plt.close(ax.figure)
     with pytest.raises(ValueError):
         draw_ctc_alignment("AB1")
+
+
+# ------------------------------------------------------------- the classifier's readouts, the trainers, value_range
+
+
+def test_classifier_readouts_differ_exactly_in_what_they_read():
+    torch.manual_seed(0)
+    mean, last = SequenceClassifier(10, 3), SequenceClassifier(10, 3, readout="last")
+    last.load_state_dict(mean.state_dict())
+    x = torch.randint(0, 10, (2, 6))
+    with torch.no_grad():
+        hs, _ = mean.rnn(mean.embed(x))
+        assert torch.allclose(mean(x), mean.head(hs.mean(1)))
+        assert torch.allclose(last(x), mean.head(hs[:, -1]))
+        y = x.clone()
+        y[:, 0] = (x[:, 0] + 1) % 10  # an early change reaches h_T only through the recurrence, the mean directly
+        assert not torch.allclose(mean(y), mean(x))
+    with pytest.raises(ValueError, match="readout='first'"):
+        SequenceClassifier(10, 3, readout="first")
+
+
+def test_train_classifier_and_tagger_learn_a_trivial_rule():
+    torch.manual_seed(0)
+    X = torch.randint(0, 2, (256, 8))
+    y = X[:, 0]  # the class is the first id: the mean readout sees it directly
+    clf, losses = apps.train_classifier(X, y, V=2, C=2, steps=60, seed=0)
+    assert len(losses) == 60 and np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    with torch.no_grad():
+        assert (clf(X).argmax(1) == y).float().mean() > 0.95
+    tagger = apps.train_tagger(X, X, V=2, bidirectional=False, steps=60, seed=0)  # tag = the id itself
+    with torch.no_grad():
+        assert (tagger(X).argmax(-1) == X).float().mean() > 0.95
+    with pytest.raises(ValueError, match="same N"):
+        apps.train_classifier(X, y[:5], V=2, C=2)
+    with pytest.raises(ValueError, match="same shape"):
+        apps.train_tagger(X, X[:, :3], V=2, bidirectional=True)
+
+
+def test_value_range():
+    assert apps.value_range([0.7412, 0.7598]) == "0.74–0.76"
+    assert apps.value_range([0.7412, 0.7449]) == "0.74"
+    assert apps.value_range([0.492, 0.502, 0.499], 0, percent=True) == "49–50%"
+    assert apps.value_range(np.array([0.0181, 0.0183]), 2, percent=True) == "1.81–1.83%"
+    assert apps.value_range([-0.019, -0.017], 3) == "-0.019 to -0.017"
+    with pytest.raises(ValueError):
+        apps.value_range([])

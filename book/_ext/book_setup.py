@@ -1,7 +1,10 @@
 """Sphinx set-up of the book: MathJax served from the book itself (no CDN), the JavaScript sampler's
-weights exported from the shipped model, and a codec fix for the bibliography."""
+weights exported from the shipped model, a codec fix for the bibliography, and the MyST that JupyterLab reads
+turned back into Sphinx roles."""
 
 import codecs
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -74,10 +77,44 @@ def _unregister_catch_all_codec():
         codecs.unregister(search_function)
 
 
+# The chapters are written so that JupyterLab (jupyterlab-myst, one notebook at a time, no bibliography) shows
+# them as the HTML book does: citations, figure numbers and equations of other chapters are links with their text
+# ("[Elman, 1990](#cite:elman1990finding)", "[Fig. 4.3](#fig-ch4-x)", "[(2.3)](#ch2-x)"), and each chapter's
+# first cell starts with front matter that numbers its equations for JupyterLab. Sphinx reads the roles instead,
+# so the HTML book computes every number and cites into the bibliography.
+LAB_LINKS = [
+    (re.compile(r"\[(?:Fig\.|Table) [\d.]+\]\(#([\w:.-]+)\)"), r"{numref}`\1`"),
+    (re.compile(r"\[\([\d.]+\)\]\(#([\w:.-]+)\)"), r"{eq}`\1`"),
+    (re.compile(r"\[[^\]]*\]\(#cite(:t|:p)?:([\w,:.-]+)\)"), r"{cite\1}`\2`"),
+]
+FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
+
+
+def lab_links_to_roles(text: str) -> str:
+    """The Sphinx roles for the links that the chapters use for JupyterLab."""
+    for pattern, role in LAB_LINKS:
+        text = pattern.sub(role, text)
+    return text
+
+
+def _read_lab_myst(app, docname, source):
+    """Turn a page's JupyterLab links back into roles, and drop a notebook's JupyterLab front matter."""
+    if not str(app.env.doc2path(docname)).endswith(".ipynb"):
+        source[0] = lab_links_to_roles(source[0])
+        return
+    nb = json.loads(source[0])
+    markdown = [c for c in nb["cells"] if c["cell_type"] == "markdown"]
+    for i, cell in enumerate(markdown):
+        text = "".join(cell["source"])
+        cell["source"] = lab_links_to_roles(FRONT_MATTER.sub("", text) if i == 0 else text)
+    source[0] = json.dumps(nb)
+
+
 def setup(app):
     _unregister_catch_all_codec()
     app.connect("config-inited", _use_local_mathjax)
     app.connect("config-inited", _add_static_files)
+    app.connect("source-read", _read_lab_myst)
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _export_sampler_model)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=100)  # before any handler that returns a template

@@ -203,10 +203,13 @@ class CharNGram:
 
 
 class SequenceClassifier(nn.Module):
-    """Many-to-one: Embedding -> LSTM -> the mean of h_1..h_T -> Linear to C class logits."""
+    """Many-to-one: Embedding -> LSTM -> the mean of h_1..h_T (or h_T alone) -> Linear to C class logits."""
 
-    def __init__(self, V: int, C: int, E: int = 16, H: int = 32):
+    def __init__(self, V: int, C: int, E: int = 16, H: int = 32, readout: str = "mean"):
         super().__init__()
+        if readout not in ("mean", "last"):
+            raise ValueError(f"readout={readout!r}; valid values are 'mean' and 'last'")
+        self.readout = readout
         self.embed = nn.Embedding(V, E)
         self.rnn = nn.LSTM(E, H, batch_first=True)
         self.head = nn.Linear(H, C)
@@ -214,7 +217,7 @@ class SequenceClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Ids (B, T) -> class logits (B, C)."""
         hs, _ = self.rnn(self.embed(x))
-        return self.head(hs.mean(1))
+        return self.head(hs.mean(1) if self.readout == "mean" else hs[:, -1])
 
 
 class SequenceTagger(nn.Module):
@@ -333,6 +336,41 @@ def forecast_windows(z: np.ndarray, T: int, K: int) -> tuple[np.ndarray, np.ndar
     X = np.stack([z[i - T + 1:i + 1] for i in last])
     Y = np.stack([z[i + 1:i + K + 1] for i in last])
     return X, Y, last
+
+
+def train_classifier(X: torch.Tensor, y: torch.Tensor, V: int, C: int, steps: int = 300, seed: int = 0,
+                     readout: str = "mean") -> tuple[SequenceClassifier, list[float]]:
+    """A `SequenceClassifier` fitted to passages X (N, T) with labels y (N,), class-weighted; it and its losses."""
+    if X.ndim != 2 or y.shape != X.shape[:1] or not len(X):
+        raise ValueError(f"need X (N, T) and y (N,) with the same N >= 1, got {tuple(X.shape)} and {tuple(y.shape)}")
+    weight = len(y) / (C * torch.bincount(y, minlength=C).clamp(min=1).float())  # rarer classes count more
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    clf = SequenceClassifier(V, C, E=16, H=32, readout=readout)
+
+    def batch_loss(step: int) -> torch.Tensor:
+        b = torch.from_numpy(rng.integers(0, len(X), 64))
+        return F.cross_entropy(clf(X[b]), y[b], weight=weight)
+
+    losses = fit(clf, batch_loss, steps, lr=1e-2, desc=f"classifier, seed {seed}")
+    return clf, losses
+
+
+def train_tagger(X: torch.Tensor, Y: torch.Tensor, V: int, bidirectional: bool, steps: int = 250,
+                 seed: int = 0) -> SequenceTagger:
+    """A two-tag `SequenceTagger` fitted to windows X (N, T) and their tags Y (N, T), 64 random windows a step."""
+    if X.ndim != 2 or X.shape != Y.shape or not len(X):
+        raise ValueError(f"need X and Y of the same shape (N, T), N >= 1, got {tuple(X.shape)} and {tuple(Y.shape)}")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    tagger = SequenceTagger(V, 2, E=16, H=32, bidirectional=bidirectional)
+
+    def batch_loss(step: int) -> torch.Tensor:
+        b = torch.from_numpy(rng.integers(0, len(X), 64))
+        return F.cross_entropy(tagger(X[b]).flatten(0, 1), Y[b].flatten())  # every character of every window
+
+    fit(tagger, batch_loss, steps, lr=1e-2, desc=f"{'bi' if bidirectional else 'one-'}directional, seed {seed}")
+    return tagger
 
 
 def train_forecaster(X: np.ndarray, Y: np.ndarray, steps: int = 300, H: int = 16, seed: int = 0) -> Forecaster:
@@ -479,6 +517,16 @@ def glue(name: str, value: str) -> None:
 
     prefix = "application/papermill.record/"
     display({prefix + "text/plain": repr(value)}, raw=True, metadata={"scrapbook": {"name": name, "mime_prefix": prefix}})
+
+
+def value_range(values, digits: int = 2, percent: bool = False) -> str:
+    """The range of values as text, "0.74–0.76" or, with percent, "49–50%"; one number when both ends round alike."""
+    values = [100 * float(v) if percent else float(v) for v in values]
+    if not values:
+        raise ValueError("need at least one value")
+    lo, hi = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+    dash = " to " if min(values) < 0 else "–"  # "-0.019 to -0.017" rather than "-0.019–-0.017"
+    return (lo if lo == hi else f"{lo}{dash}{hi}") + ("%" if percent else "")
 
 
 def perplexity(nats_per_char: float) -> float:

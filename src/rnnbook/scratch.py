@@ -139,6 +139,15 @@ def check_targets(targets: np.ndarray, T: int, V: int) -> np.ndarray:
     return targets.astype(np.int64)
 
 
+def cross_entropy_grad(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """dL/dy_t = p_t - e_{c_t} for L = sum_t -log softmax(y_t)[c_t]: logits (T, V) and targets (T,) -> (T, V)."""
+    T, V = np.shape(logits)
+    targets = check_targets(targets, T, V)
+    dys = softmax(logits)  # p_t
+    dys[np.arange(T), targets] -= 1  # minus the one-hot vector of the target
+    return dys
+
+
 def rnn_backward(
     params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray, hs: np.ndarray, dys: np.ndarray
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -172,11 +181,8 @@ def rnn_loss_and_grads(
         raise ValueError("inputs has no time steps (T = 0); the loss needs at least one step")
     targets = check_targets(targets, T, V)
     hs, ys = rnn_forward(params, inputs, h0)
-    logp = log_softmax(ys)
-    loss = -logp[np.arange(T), targets].sum()  # L = sum_t -log p_t[target_t]
-    dys = np.exp(logp)
-    dys[np.arange(T), targets] -= 1  # dL/dy_t = p_t - onehot(target_t)
-    grads, _ = rnn_backward(params, inputs, h0, hs, dys)
+    loss = -log_softmax(ys)[np.arange(T), targets].sum()  # L = sum_t -log p_t[target_t]
+    grads, _ = rnn_backward(params, inputs, h0, hs, cross_entropy_grad(ys, targets))
     return float(loss), grads, hs[-1]
 
 

@@ -34,22 +34,28 @@ class Sampler(widgets.VBox):
 
     def __init__(self, model: nn.Module, vocab: CharVocab, prompt: str = "ROMEO:\n", length: int = 300):
         self.model, self.vocab = model, vocab
-        self.prompt = widgets.Textarea(value=prompt, description="prompt", rows=3,
-                                       layout=widgets.Layout(width="95%"))
-        self.temperature = widgets.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature")
-        self.top_k = widgets.IntSlider(value=0, min=0, max=len(vocab), description="top-k", tooltip="0: no limit")
-        self.top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p")
-        self.length = widgets.IntSlider(value=length, min=0, max=2000, step=50, description="length")
-        self.seed = widgets.IntText(value=0, description="seed")
-        self.button = widgets.Button(description="Generate", button_style="primary")
+        style = {"description_width": "90px"}  # wide enough for "temperature", which the default cuts
+        slider = dict(style=style, layout=widgets.Layout(width="400px"))
+        self.prompt = widgets.Textarea(value=prompt, description="prompt", rows=3, style=style,
+                                       layout=widgets.Layout(width="98%", max_width="880px"))
+        self.temperature = widgets.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature", **slider)
+        self.top_k = widgets.IntSlider(value=0, min=0, max=len(vocab), description="top-k", tooltip="0: no limit", **slider)
+        self.top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p", **slider)
+        self.length = widgets.IntSlider(value=length, min=0, max=2000, step=50, description="length", **slider)
+        self.seed = widgets.IntText(value=0, description="seed", style=style, layout=widgets.Layout(width="220px"))
+        self.button = widgets.Button(description="Generate", button_style="primary",
+                                     layout=widgets.Layout(margin="4px 0 0 94px"))
         self.message = widgets.HTML()
-        self.output = widgets.Textarea(rows=14, layout=widgets.Layout(width="95%"), disabled=True)
-        self.chart = widgets.HTML()
+        self.output = widgets.Textarea(rows=14, layout=widgets.Layout(width="98%", max_width="880px"), disabled=True)
+        self.chart = widgets.HTML(layout=widgets.Layout(margin="0 0 0 16px"))
         for w in (self.prompt, self.temperature, self.top_k, self.top_p):
             w.observe(self.update_chart, names="value")
         self.button.on_click(self.generate)
         controls = widgets.VBox([self.temperature, self.top_k, self.top_p, self.length, self.seed, self.button])
-        super().__init__([self.prompt, self.message, widgets.HBox([controls, self.chart]), self.output])
+        # The controls (400 px) and the chart (about 380 px) sit side by side in a notebook about 1,000 px wide
+        # and wrap onto two rows in a narrower one.
+        row = widgets.HBox([controls, self.chart], layout=widgets.Layout(flex_flow="row wrap"))
+        super().__init__([self.prompt, self.message, row, self.output], layout=widgets.Layout(max_width="900px"))
         self.update_chart()
 
     def settings(self) -> dict:
