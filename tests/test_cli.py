@@ -231,6 +231,20 @@ def test_ctrl_c_while_streaming_leaves_the_text_so_far_and_exit_status_130(tmp_p
     assert text[:-1] == generate(model, vocab, length=len(text) - 1, seed=0)  # every character was written whole
 
 
+def test_a_reader_that_stops_reading_gets_no_traceback(tmp_path):
+    """`python -m rnnbook.sample --stream | head -c 20`: when the pipe closes, the command ends quietly."""
+    proc = subprocess.Popen([sys.executable, "-m", "rnnbook.sample", "--stream", "--length", "1000000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        assert len(proc.stdout.read(20)) == 20
+        proc.stdout.close()
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1 and err == b""
+
+
 GROUPS = {train: ["data", "model", "recipe", "stopping", "output", "machine"],
           bench: ["data", "comparison", "output", "machine"],
           sample: ["model", "text", "sampling", "output", "machine"]}
