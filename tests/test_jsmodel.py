@@ -73,7 +73,8 @@ def test_greedy_text_is_identical_in_javascript_and_python(browser, tmp_path, ce
 def test_filtered_distribution_matches_python(browser, tmp_path):
     page = js_page(browser, tmp_path, tiny_model("gru"))
     logits = torch.randn(len(VOCAB), generator=torch.Generator().manual_seed(3)) * 3
-    for temperature, top_k, top_p in [(1.0, None, None), (0.7, 10, None), (1.3, None, 0.9), (0.5, 5, 0.5), (2.0, 100, 1.0)]:
+    for temperature, top_k, top_p in [(1.0, None, None), (0.7, 10, None), (1.3, None, 0.9), (0.5, 5, 0.5), (2.0, 100, 1.0),
+                                        (0, None, None), (0, 5, 0.5)]:
         js = page.evaluate("([l, t, k, p]) => Array.from(window.rnnbookSampler.filteredProbs(l, t, k, p))",
                            [logits.tolist(), temperature, top_k, top_p])
         np.testing.assert_allclose(js, filter_probs(logits, temperature, top_k, top_p).numpy(), atol=1e-12)

@@ -1,9 +1,10 @@
 """Tests of the shipped model: it loads, its metadata records how it was made, and it writes text."""
 
 import math
+import re
 
 from rnnbook.checkpoint import load_checkpoint
-from rnnbook.data import VAL_PLAYS
+from rnnbook.data import TEST_PLAYS, VAL_PLAYS
 from rnnbook.pretrained import PRETRAINED, load_pretrained
 from rnnbook.sampling import generate
 
@@ -15,6 +16,14 @@ def test_shipped_model_is_small_and_documented():
     assert 0.5 < meta["val_loss"] < math.log(len(vocab))
     assert abs(meta["val_bpc"] - meta["val_loss"] / math.log(2)) < 1e-3
     assert meta["corpus"] == "shakespeare" and set(VAL_PLAYS) == {"macbeth", "twelfth-night"}
+
+
+def test_shipped_model_reports_a_test_loss_on_the_held_out_play():
+    """Trained by a version of train that holds out TEST_PLAYS too, which scores them once, as test_loss."""
+    _, vocab, meta = load_checkpoint(PRETRAINED)
+    assert TEST_PLAYS == ("richard-ii",) and 0.5 < meta["test_loss"] < math.log(len(vocab))
+    assert abs(meta["test_loss"] - meta["val_loss"]) < 0.3
+    assert not re.search(r"(^|[\s=])/", meta["command"])  # no path of any machine in the recorded command
 
 
 def test_load_pretrained_generates_text():

@@ -139,3 +139,25 @@ def test_ema_keeps_the_moving_average_of_the_weights():
     plain = tiny()  # the average does not change training itself: without it, the last weights are those of the trajectory
     train(plain, ids, ids, TrainConfig(ema=0.0, **cfg), progress=False)
     assert all(torch.allclose(p, w) for p, w in zip(plain.parameters(), trajectory[-1]))
+
+
+def test_callback_sees_the_kept_weights_every_n_steps():
+    vocab = CharVocab.from_text(TEXT)
+    ids = vocab.encode(TEXT)
+    seen = []
+
+    def record(step, weights):
+        assert not torch.is_grad_enabled()
+        seen.append((step, [p.clone() for p in weights.parameters()]))
+
+    model = tiny()
+    cfg = TrainConfig(steps=20, batch_size=4, seq_len=8, lr=1e-2, warmup=2, seed=0, precision="fp32")
+    train(model, ids, None, cfg, progress=False, callback=record, callback_every=5)
+    assert [s for s, _ in seen] == [0, 5, 10, 15, 20]
+    assert all(torch.equal(a, b) for a, b in zip(seen[-1][1], model.parameters()))  # the last call saw what is returned
+    assert not all(torch.equal(a, b) for a, b in zip(seen[0][1], seen[-1][1])) and model.training
+    same = tiny()
+    train(same, ids, None, cfg, progress=False)  # the callback does not change the run
+    assert all(torch.equal(a, b) for a, b in zip(same.parameters(), model.parameters()))
+    with pytest.raises(ValueError, match="callback_every"):
+        train(tiny(), ids, None, cfg, progress=False, callback=record)

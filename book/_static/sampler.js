@@ -112,9 +112,15 @@
   // The distribution that sampling draws from, by the rules of rnnbook.sampling.filter_probs:
   // softmax((logits - max) / temperature); keep the top_k most probable (ties: lower id first); of those,
   // renormalised and ranked, keep each whose predecessors hold less than top_p of the mass; renormalise.
+  // Temperature 0 is greedy: a one-hot distribution on the largest logit (the first of equal maxima).
   function filteredProbs(logits, temperature, topK, topP) {
     const V = logits.length;
-    const t = temperature > 0 ? temperature : 1;
+    if (temperature === 0) {
+      const onehot = new Float64Array(V);
+      onehot[argmax(logits)] = 1;
+      return onehot;
+    }
+    const t = temperature;
     let m = -Infinity;
     for (let i = 0; i < V; i++) m = Math.max(m, logits[i]);
     const p = new Float64Array(V);
@@ -197,7 +203,7 @@
       yield { char: spec.vocab[next], probs };
       logits = model.step(next, state);
     }
-    yield { char: null, probs: filteredProbs(logits, settings.temperature || 1, settings.topK, settings.topP) };
+    yield { char: null, probs: filteredProbs(logits, settings.temperature, settings.topK, settings.topP) };
   }
 
   // ---------- the panel ----------

@@ -8,6 +8,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -153,8 +154,17 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
                               {"params": other, "weight_decay": 0.0}], lr=cfg.lr, betas=(cfg.beta1, 0.99))
 
 
+def _call(callback: Callable[[int, nn.Module], None], step: int, weights: nn.Module) -> None:
+    """Call callback(step, weights) without gradients, and leave the weights in the mode they were in."""
+    was_training = weights.training
+    with torch.no_grad():
+        callback(step, weights)
+    weights.train(was_training)
+
+
 def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | None, cfg: TrainConfig,
-          progress: bool = True) -> dict:
+          progress: bool = True, callback: Callable[[int, nn.Module], None] | None = None,
+          callback_every: int = 0) -> dict:
     """Train model on train_ids with stateful truncated BPTT; return the loss history and the final metrics.
 
     Each epoch reads the text as `cfg.batch_size` contiguous streams, `cfg.seq_len` characters at a time,
@@ -164,7 +174,12 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
     each update (Polyak averaging), which smooths out the noise of the last updates.
     With `cfg.eval_every`, the model is evaluated on val_ids every so many steps (the time counts against
     the budget) and, at the end, the weights with the lowest validation loss are the ones kept.
+    With `callback`, `callback(step, weights)` is called after every `callback_every` updates (and after
+    none, with step 0), with the weights that would be kept at that point (the average, with `cfg.ema`),
+    e.g. to print a sample; its time counts against the budget.
     """
+    if callback is not None and (not isinstance(callback_every, int) or callback_every < 1):
+        raise ValueError(f"callback_every={callback_every!r} must be an integer >= 1 when a callback is given")
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     device = next(model.parameters()).device
@@ -180,6 +195,8 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
                mininterval=1.0, dynamic_ncols=True,
                bar_format=None if cfg.steps else "{l_bar}{bar}| {n}/{total} s of the budget{postfix}")
     start = time.perf_counter()
+    if callback is not None:
+        _call(callback, 0, kept)
     done = False
     while not done:
         offset = 0 if epoch == 0 else rng.randrange(cfg.seq_len)
@@ -207,6 +224,8 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
                 bar.write(f"step {step:,}: validation loss {val:.4f}", file=sys.stderr)  # also without the bar
                 if best is None or val < best[0]:
                     best = (val, step, copy.deepcopy(kept.state_dict()))
+            if callback is not None and step % callback_every == 0:
+                _call(callback, step, kept)
             elapsed = time.perf_counter() - start
             history.append((step, loss.item(), elapsed))
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{opt.param_groups[0]['lr']:.1e}", refresh=False)
