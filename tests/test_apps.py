@@ -1,5 +1,6 @@
 """Tests of rnnbook.apps (chapter 5) and of the CTC diagram in rnnbook.plots."""
 
+import json
 import math
 
 import matplotlib
@@ -331,13 +332,34 @@ def test_bucket_batches_cover_every_index_once():
 # ------------------------------------------------------------------------------------------- the book
 
 
-def test_glue_writes_a_hidden_record(monkeypatch):
-    shown = []
-    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append((a, k)))
-    apps.glue("ch5-x", "42%")
-    (bundle,), kwargs = shown[0]
-    assert bundle == {"application/papermill.record/text/plain": "'42%'"}
-    assert kwargs["raw"] and kwargs["metadata"]["scrapbook"]["name"] == "ch5-x"
+def test_states_reads_the_printed_precision_with_a_tolerance_in_the_last_digit():
+    assert apps.states("59%", 0.5912) and apps.states("59%", np.float64(0.5912), tol=0)
+    assert apps.states("49–53%", [0.4951, 0.5212, 0.53]) and apps.states("49–53%", {0: 0.4912, 1: 0.53}.values(), tol=0)
+    assert apps.states("0.74", [0.7412, 0.7449], tol=0) and apps.states("-0.019 to -0.017", [-0.019, -0.0171], tol=0)
+    assert apps.states("3.21", torch.tensor(3.2149), tol=0) and apps.states("27", 26.6, tol=0)
+    assert apps.states("1.82%", 0.0183) and not apps.states("1.82%", 0.0183, tol=0)  # one unit of the last digit
+    assert not apps.states("1.81%", 0.0183) and not apps.states("0.74–0.79", [0.74, 0.81])
+    assert not apps.states("0.74", [0.73, 0.76])  # one number for several values: every one rounds to it
+    assert not apps.states("59", 0.59) and not apps.states("0.59", 59)  # a percentage is not a fraction
+    for bad in ("", "about 59%", "59 %", "0.7–", "1e-3"):
+        with pytest.raises(ValueError, match="not a number"):
+            apps.states(bad, 0.5)
+    with pytest.raises(ValueError, match="at least one"):
+        apps.states("0.5", [])
+
+
+def test_line_numbers(tmp_path):
+    nb = {"cells": [{"cell_type": "markdown", "source": ["| F1 ({ref}`ch5-x`) | 0.74–0.79 | one-directional 0.60, majority 0 |\n",
+                                                        "The error was 1.83%. It fell to -0.019 to -0.017 in 2 steps.\n"]},
+                    {"cell_type": "code", "source": ["x = 0.74  # F1\n"]}]}
+    path = tmp_path / "page.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    assert apps.line_numbers(str(path), "| F1") == ["0.74–0.79", "0.60", "0"]
+    assert apps.line_numbers(str(path), "The error") == ["1.83%", "-0.019 to -0.017", "2"]
+    with pytest.raises(ValueError, match="on 0 lines"):
+        apps.line_numbers(str(path), "x = 0.74")  # code cells are not prose
+    with pytest.raises(ValueError, match="on 2 lines"):
+        apps.line_numbers(str(path), "0.")
 
 
 def test_draw_ctc_alignment():

@@ -6,6 +6,7 @@ import codecs
 import contextlib
 import io
 import itertools
+import json
 import math
 import re
 import time
@@ -507,16 +508,38 @@ def threshold_decode(signal: np.ndarray) -> str:
 # ----------------------------------------------------------------------------------------- bookkeeping
 
 
-def glue(name: str, value: str) -> None:
-    """Store value under name for the book's {glue:text} roles, as `myst_nb.glue(name, value, display=False)` does.
+NUMBER = r"[-+]?\d+(?:\.\d+)?"  # a number as the book prints one: "3", "0.74", "-0.019"
+STATED = re.compile(rf"(?<![\w.])({NUMBER})(?:(?:–| to )({NUMBER}))?(%?)(?!\w|\.\d)")  # "59%", "0.74–0.76", "-2 to -1"
 
-    myst_nb's own glue imports Sphinx on its first call, which costs seconds per notebook; this writes the
-    same output (a hidden `application/papermill.record/text/plain` mimebundle) with IPython alone.
-    """
-    from IPython.display import display
 
-    prefix = "application/papermill.record/"
-    display({prefix + "text/plain": repr(value)}, raw=True, metadata={"scrapbook": {"name": name, "mime_prefix": prefix}})
+def states(text: str, values, tol: int = 1) -> bool:
+    """Whether text, a number or a range as `value_range` writes it ("0.74", "49–53%"), states values (one, or the
+    min and max of several) at its printed precision, within tol units of its last digit (0: exactly as rounded)."""
+    match = STATED.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not a number or a range of numbers: {text!r}")
+    lo, hi, percent = match.group(1), match.group(2) or match.group(1), match.group(3)
+    scalar = isinstance(values, (int, float)) or getattr(values, "ndim", 1) == 0
+    v = np.asarray([values] if scalar else list(values), dtype=float) * (100 if percent else 1)
+    if v.size == 0:
+        raise ValueError("need at least one value")
+
+    def close(printed: str, value: float) -> bool:
+        digits = len(printed.partition(".")[2])
+        return round(abs(round(value, digits) - float(printed)) * 10 ** digits) <= tol
+
+    return close(lo, v.min()) and close(hi, v.max())
+
+
+def line_numbers(path: str, anchor: str) -> list[str]:
+    """The numbers, ranges and percentages, as text, on the one line of a notebook's markdown that contains anchor."""
+    with open(path, encoding="utf-8") as f:
+        cells = json.load(f)["cells"]
+    lines = [line for c in cells if c["cell_type"] == "markdown" for line in "".join(c["source"]).splitlines()
+             if anchor in line]
+    if len(lines) != 1:
+        raise ValueError(f"{anchor!r} is on {len(lines)} lines of the markdown of {path}, not on one")
+    return [m.group(0) for m in STATED.finditer(re.sub(r"\{\w+\}`[^`]*`", "", lines[0]))]
 
 
 def value_range(values, digits: int = 2, percent: bool = False) -> str:
