@@ -81,3 +81,18 @@ def test_the_ablation_script_of_chapter_4_runs_a_row(tmp_path, root, monkeypatch
         json.dumps(record)
     timed = ablation.time_row(rows[-1], data, steps=4, skip=2)
     assert timed["chars_per_second"] > 0 and "torch threads" in timed["machine"]
+
+
+def test_the_last_rung_is_the_command_line_with_its_defaults(tmp_path):
+    """run_recipe(BOOK) and python -m rnnbook.train (tiny, same seed and updates) train the same model."""
+    from rnnbook.data import load_text
+    from rnnbook.train import main as train_main
+    text = tmp_path / "tiny.txt"
+    text.write_text(TEXT)
+    cli = train_main(["--text", str(text), "--steps", "3", "--seed", "4", "--hidden", "16", "--embed", "8",
+                      "--batch-size", "4", "--seq-len", "8", "--threads", "1", "--quiet"])
+    train_text, val_text = load_text(text)
+    vocab = CharVocab.from_text(train_text + val_text)
+    recipe = dict(bench.BOOK, hidden=16, embed=8, batch_size=4, seq_len=8)
+    ours = bench.run_recipe(recipe, vocab.encode(train_text), vocab.encode(val_text), len(vocab), seed=4, steps=3)
+    assert ours["val_loss"] == cli["val_loss"] and ours["train_loss"] == cli["train_loss"]

@@ -1,7 +1,7 @@
 """Chapter 4's measured comparisons on the plays: writes results/ch4_ablation.jsonl and results/ch4_cell_seeds.jsonl.
 
-    python book/results/ch4_ablation.py ablation --chars 2000000 --seeds 0 1 2 > book/results/ch4_ablation.jsonl
-    python book/results/ch4_ablation.py cells --chars 2000000 --seeds 0 1 2 > book/results/ch4_cell_seeds.jsonl
+    python book/results/ch4_ablation.py ablation --chars 1000000 --seeds 0 1 2 > book/results/ch4_ablation.jsonl
+    python book/results/ch4_ablation.py cells --chars 1000000 --seeds 0 1 2 > book/results/ch4_cell_seeds.jsonl
     python book/results/ch4_ablation.py timing >> book/results/ch4_ablation.jsonl
 
 `ablation` trains each recipe of `rnnbook.bench.ladder()`, from the naive recipe to the book's one factor
@@ -73,7 +73,7 @@ def time_row(row: dict, data: tuple, steps: int = 60, skip: int = 10) -> dict:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("kind", choices=["ablation", "cells", "timing"])
-    p.add_argument("--chars", type=int, default=2_000_000, help="training characters per run")
+    p.add_argument("--chars", type=int, default=1_000_000, help="training characters per run")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--part", default="0/1", help="K/N: run rows K, K+N, K+2N, ...")
     p.add_argument("--threads", type=int, default=1)
