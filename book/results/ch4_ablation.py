@@ -9,8 +9,8 @@ at a time, on `rnnbook.data.shakespeare()` for a fixed number of training charac
 not depend on how fast or how busy the machine is), with each seed, on one torch thread, and scores it on
 the validation plays with the state carried and in half-overlapping windows of 100 characters.
 `cells` does the same for the book's recipe with an RNN and an LSTM cell (with a GRU, it is the ladder's last recipe).
-`timing` measures the characters per second of every recipe over a few updates, separately: an
-indication for the machine it runs on, which it names. `--part K/N` runs every N-th row only, from the K-th,
+`timing` measures the characters per second of every recipe over a few updates, separately, in CPU time
+on one thread: an indication for the machine it runs on, which it names. `--part K/N` runs every N-th row only, from the K-th,
 so that N processes can share the rows; sorting their lines by (kind, index, seed) gives the files.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import time
 
 import torch
 
@@ -61,12 +62,18 @@ def train_row(row: dict, data: tuple, chars: int) -> dict:
 
 
 def time_row(row: dict, data: tuple, steps: int = 60, skip: int = 10) -> dict:
-    """Characters per second of one recipe, timed over `steps - skip` updates after `skip` warm-up updates."""
+    """Characters per second of CPU time of one recipe: `steps` updates less `skip` updates, so that set-up cancels.
+
+    CPU time rather than wall-clock time, so that other jobs on the machine do not slow the measurement down.
+    """
     train_ids, val_ids, V = data
-    r = run_recipe(row["recipe"], train_ids, val_ids[:2000], V, row["seed"], steps=steps)
-    h = r["history"]
+    cpu = []
+    for n in (skip, steps):
+        start = time.process_time()
+        r = run_recipe(row["recipe"], train_ids, val_ids[:2000], V, row["seed"], steps=n)
+        cpu.append(time.process_time() - start)
     per_step = row["recipe"]["batch_size"] * row["recipe"]["seq_len"]
-    speed = (steps - skip) * per_step / (h[-1][2] - h[skip - 1][2])
+    speed = (steps - skip) * per_step / (cpu[1] - cpu[0])
     return dict(row, chars_per_second=round(speed), bf16=r["bf16"], machine=machine())
 
 
