@@ -2,7 +2,7 @@
 
     python book/results/ch4_ablation.py ablation --chars 1000000 --seeds 0 1 2 > book/results/ch4_ablation.jsonl
     python book/results/ch4_ablation.py cells --chars 1000000 --seeds 0 1 2 > book/results/ch4_cell_seeds.jsonl
-    python book/results/ch4_ablation.py timing >> book/results/ch4_ablation.jsonl
+    python book/results/ch4_ablation.py timing --repeat 3 >> book/results/ch4_ablation.jsonl
 
 `ablation` trains each recipe of `rnnbook.bench.ladder()`, from the naive recipe to the book's one factor
 at a time, on `rnnbook.data.shakespeare()` for a fixed number of training characters (so that the losses do
@@ -10,7 +10,8 @@ not depend on how fast or how busy the machine is), with each seed, on one torch
 the validation plays with the state carried and in half-overlapping windows of 100 characters.
 `cells` does the same for the book's recipe with an RNN and an LSTM cell (with a GRU, it is the ladder's last recipe).
 `timing` measures the characters per second of every recipe over a few updates, separately, in CPU time
-on one thread: an indication for the machine it runs on, which it names. `--part K/N` runs every N-th row only, from the K-th,
+on one thread, `--repeat` times in turn (the fastest of the repeats is the least disturbed by other
+jobs): an indication for the machine it runs on, which it names. `--part K/N` runs every N-th row only, from the K-th,
 so that N processes can share the rows; sorting their lines by (kind, index, seed) gives the files.
 """
 
@@ -61,7 +62,7 @@ def train_row(row: dict, data: tuple, chars: int) -> dict:
     return dict(row, **{k: r[k] for k in keys}, curve=curve(r["history"], per_step))
 
 
-def time_row(row: dict, data: tuple, steps: int = 60, skip: int = 10) -> dict:
+def time_row(row: dict, data: tuple, steps: int = 30, skip: int = 10) -> dict:
     """Characters per second of CPU time of one recipe: `steps` updates less `skip` updates, so that set-up cancels.
 
     CPU time rather than wall-clock time, so that other jobs on the machine do not slow the measurement down.
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--part", default="0/1", help="K/N: run rows K, K+N, K+2N, ...")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=3, help="timing: measure every recipe this many times, in turn")
     args = p.parse_args(argv)
     k, n = map(int, args.part.split("/"))
     torch.set_num_threads(args.threads)
@@ -91,11 +93,13 @@ def main(argv: list[str] | None = None) -> None:
     vocab = CharVocab.from_text(train_text + val_text)
     data = (vocab.encode(train_text), vocab.encode(val_text), len(vocab))
     if args.kind == "timing":
-        todo = [dict(r, kind="timing") for r in rows("ablation", [0]) + rows("cells", [0])]
+        todo = [dict(r, kind="timing", repeat=k) for k in range(args.repeat)
+                for r in rows("ablation", [0]) + rows("cells", [0])]
     else:
         todo = rows(args.kind, args.seeds)
     command = f"python book/results/ch4_ablation.py {args.kind} --threads {args.threads}" + (
-        "" if args.kind == "timing" else f" --chars {args.chars} --seeds {' '.join(map(str, args.seeds))}")
+        f" --repeat {args.repeat}" if args.kind == "timing" else
+        f" --chars {args.chars} --seeds {' '.join(map(str, args.seeds))}")
     for row in todo[k::n]:
         record = time_row(row, data) if args.kind == "timing" else train_row(row, data, args.chars)
         print(json.dumps(dict(record, command=command, threads=args.threads)), flush=True)
