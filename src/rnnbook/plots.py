@@ -272,7 +272,7 @@ def plot_seeds(ax: plt.Axes, groups: dict[str, list[float]], color: str = COLORS
         y = i + offset
         ax.plot([min(values), max(values)], [y, y], color=color, lw=2.5, alpha=0.35, solid_capstyle="round")
         ax.scatter(values, [y] * len(values), color=color, s=16, zorder=3, label=label if i == 0 else None)
-        ax.plot([median(values)] * 2, [y - 0.28, y + 0.28], color=color, lw=2)
+        ax.plot([median(values)] * 2, [y - 0.13, y + 0.13], color=color, lw=2)
     ax.set_yticks(range(len(groups)), list(groups))
     ax.set_ylim(len(groups) - 0.5, -0.5)
     ax.grid(axis="y", visible=False)
