@@ -10,8 +10,8 @@ not depend on how fast or how busy the machine is), with each seed, on one torch
 the validation plays with the state carried and in half-overlapping windows of 100 characters.
 `cells` does the same for the book's recipe with an RNN and an LSTM cell (with a GRU, it is the ladder's last recipe).
 `timing` measures the characters per second of every recipe over a few updates, separately, in CPU time
-on one thread, `--repeat` times in turn (the fastest of the repeats is the least disturbed by other
-jobs): an indication for the machine it runs on, which it names. `--part K/N` runs every N-th row only, from the K-th,
+on one thread, `--repeat` times in turn (their median is robust to a disturbed one): an indication for the
+machine it runs on, which it names. `--part K/N` runs every N-th row only, from the K-th,
 so that N processes can share the rows; sorting their lines by (kind, index, seed) gives the files.
 """
 
@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     command = f"python book/results/ch4_ablation.py {args.kind} --threads {args.threads}" + (
         f" --repeat {args.repeat}" if args.kind == "timing" else
         f" --chars {args.chars} --seeds {' '.join(map(str, args.seeds))}")
+    if args.kind == "timing":
+        time_row(todo[0], data, steps=3, skip=1)  # a first, untimed run pays the one-time costs (imports, kernels)
     for row in todo[k::n]:
         record = time_row(row, data) if args.kind == "timing" else train_row(row, data, args.chars)
         print(json.dumps(dict(record, command=command, threads=args.threads)), flush=True)
