@@ -70,13 +70,16 @@ def test_the_ablation_script_of_chapter_4_runs_a_row(tmp_path, root, monkeypatch
     rows = ablation.rows("ablation", [0, 1])
     assert [r["name"] for r in rows[:len(bench.LADDER)]] == [name for name, _ in bench.LADDER]
     assert [r["seed"] for r in rows] == [0] * len(bench.LADDER) + [1] * len(bench.LADDER)
-    assert [r["recipe"]["cell"] for r in ablation.rows("cells", [0])] == ["rnn", "lstm"]
+    cells = ablation.rows("cells", [0])
+    assert [(r["recipe"]["cell"], r["chars_factor"]) for r in cells] == [("rnn", 1), ("lstm", 1), ("rnn", ablation.RNN_SPEEDUP)]
+    assert all(r["recipe"] == dict(bench.BOOK, cell=r["recipe"]["cell"]) for r in cells)
     vocab = CharVocab.from_text(TEXT)
     data = (vocab.encode(TEXT[:800]), vocab.encode(TEXT[800:]), len(vocab))
     for row in (rows[0], rows[-1]):  # the naive recipe and the book's, tiny
         row["recipe"] = dict(row["recipe"], hidden=16, embed=8, seq_len=20, batch_size=4, warmup=2)
         record = ablation.train_row(row, data, chars=200)
         assert record["steps"] == 3 and record["chars"] == 240 and len(record["curve"]) == 3
+        assert ablation.train_row(dict(row, chars_factor=2.0), data, chars=200)["steps"] == 5  # 400 characters
         assert record["val_loss"] > 0 and record["val_loss_windows"] > 0 and record["val_loss"] != record["val_loss_windows"]
         json.dumps(record)
     timed = ablation.time_row(rows[-1], data, steps=4, skip=2)
