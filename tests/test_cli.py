@@ -86,7 +86,7 @@ BAD = [
     bad("budget", train, lambda d: ["--text", d / "poem.txt", "--budget", "-1"], lambda d: "budget=-1.0 seconds must be > 0"),
     bad("steps", train, lambda d: ["--text", d / "poem.txt", "--steps", "0"], lambda d: "steps=0 must be >= 1"),
     bad("lr", train, lambda d: ["--text", d / "poem.txt", "--lr", "-1"],
-        lambda d: "lr=-1.0: need lr > 0, clip > 0, weight_decay >= 0, 0 <= min_lr <= 1 and warmup >= 0"),
+        lambda d: "lr=-1.0: need lr > 0, clip >= 0 (0: no clipping), weight_decay >= 0, 0 <= min_lr <= 1 and warmup >= 0"),
     bad("threads", train, lambda d: ["--text", d / "poem.txt", "--threads", "0"], lambda d: "--threads 0: need at least 1"),
     bad("out", train, lambda d: ["--text", d / "poem.txt", "--steps", "1", *TINY, "--out", d / "poem.txt" / "m"],
         lambda d: f"--out {d / 'poem.txt' / 'm'}: cannot create its folder (File exists)"),

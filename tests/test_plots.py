@@ -64,3 +64,20 @@ def test_draw_io_pattern_draws_inputs_and_outputs_where_the_pattern_has_them(kin
 def test_draw_io_pattern_rejects_unknown_kinds():
     with pytest.raises(ValueError, match="kind must be one of"):
         draw_io_pattern("many-to-some")
+
+
+def test_plot_seeds_and_plot_band_show_the_spread_of_the_seeds():
+    import matplotlib.pyplot as plt
+    from rnnbook.plots import plot_band, plot_seeds
+    fig, ax = plt.subplots()
+    plot_seeds(ax, {"a": [1.0, 3.0, 2.0], "b": [5.0]}, label="val")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"] and ax.get_ylim() == (1.5, -0.5)
+    spread, median = ax.lines[0], ax.lines[1]
+    assert list(spread.get_xdata()) == [1.0, 3.0] and list(median.get_xdata()) == [2.0, 2.0]
+    with pytest.raises(ValueError, match="no values"):
+        plot_seeds(ax, {"c": []})
+    plot_band(ax, [[(0, 1.0), (1, 4.0)], [(0, 3.0), (1, 2.0)], [(0, 2.0), (1, 3.0)]], label="train")
+    assert list(ax.lines[-1].get_ydata()) == [2.0, 3.0]
+    with pytest.raises(ValueError, match="same x"):
+        plot_band(ax, [[(0, 1.0)], [(1, 1.0)]])
+    plt.close(fig)

@@ -9,7 +9,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from rnnbook.data import CharVocab
 from rnnbook.models import CharRNN
-from rnnbook.training import TrainConfig, bf16_works, evaluate, lr_at, train
+from rnnbook.training import TrainConfig, bf16_works, evaluate, evaluate_windows, lr_at, train
 
 TEXT = "the cat sat on the mat. " * 40
 
@@ -33,7 +33,8 @@ def test_lr_schedule_warms_up_then_decays():
 @pytest.mark.parametrize("kwargs", [dict(), dict(steps=1, budget=1.0), dict(steps=0), dict(budget=-1.0),
                                     dict(steps=1, precision="fp16"), dict(steps=1, lr=0.0),
                                     dict(steps=1, batch_size=0), dict(steps=1, eval_every=0), dict(steps=1, ema=1.0),
-                                    dict(steps=1, ema=-0.1), dict(steps=1, beta1=1.0)])
+                                    dict(steps=1, ema=-0.1), dict(steps=1, beta1=1.0),
+                                    dict(steps=1, beta2=1.0), dict(steps=1, clip=-1.0), dict(steps=1, batching="bptt")])
 def test_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
         TrainConfig(**kwargs)
@@ -51,6 +52,58 @@ def test_evaluate_predicts_every_character_once_with_state_carried(cell):
     # 5 streams: each starts from a zero state once, so the loss differs a little, not a lot
     batched = evaluate(model, ids, batch_size=5, seq_len=7)
     assert batched == pytest.approx(reference, rel=0.05) and batched != reference
+
+
+def test_evaluate_windows_scores_every_character_once_with_half_a_window_of_context():
+    vocab = CharVocab.from_text(TEXT)
+    model = tiny("rnn").eval()
+    for n in (2, 3, 9, 10, 11, 57, 203):  # windows that fit exactly, a tail window, a text shorter than a window
+        ids = vocab.encode(TEXT[:n])
+        with torch.no_grad():  # one window holds the whole text: scored whole, from a zero state
+            logits, _ = model(ids[None, :-1])
+        assert evaluate_windows(model, ids, seq_len=n + 5) == pytest.approx(F.cross_entropy(logits[0], ids[1:]).item())
+        with torch.no_grad():  # without a recurrent weight, context does not matter: the same as `evaluate`
+            weight = model.rnn.weight_hh_l0.clone()
+            model.rnn.weight_hh_l0.zero_()
+            assert evaluate_windows(model, ids, seq_len=10, batch_size=3) == pytest.approx(evaluate(model, ids), rel=1e-5)
+            model.rnn.weight_hh_l0.copy_(weight)
+    ids = vocab.encode(TEXT[:203])
+    # by hand: windows of 10 start at 0, 5, ..., 190 and, flush with the end, 192; the first scores predictions
+    # 0-9, the others their last five (10-14, ..., 195-199) and the last 200-201: context 5 to 9 characters
+    with torch.no_grad():
+        by_hand = sum(F.cross_entropy(model(ids[None, s:s + 10])[0][0, a:], ids[s + 1 + a:s + 11], reduction="sum")
+                      for s, a in [(0, 0)] + [(s, 5) for s in range(5, 191, 5)] + [(192, 8)]).item() / 202
+    assert evaluate_windows(model, ids, seq_len=10, batch_size=4) == pytest.approx(by_hand, rel=1e-6)
+    assert model.training is False and evaluate_windows(model.train(), ids) and model.training
+    with pytest.raises(ValueError, match="seq_len=1"):
+        evaluate_windows(model, ids, seq_len=1)
+    with pytest.raises(ValueError, match="at least 2"):
+        evaluate_windows(model, ids[:1])
+
+
+@pytest.mark.parametrize("batching", ["chunks", "windows"])
+def test_the_tutorial_batchings_train_from_a_zero_state(batching, monkeypatch):
+    vocab = CharVocab.from_text(TEXT)
+    model = tiny()
+    states = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda x, state=None: (states.append(state), forward(x, state))[1])
+    cfg = TrainConfig(steps=4, batch_size=4, seq_len=8, batching=batching, clip=0.0, ema=0.0, precision="fp32")
+    result = train(model, vocab.encode(TEXT), None, cfg, progress=False)
+    assert result["steps"] == 4 and states == [None] * 4  # no state carried from one batch to the next
+
+
+def test_the_windows_are_shuffled_overlapping_windows():
+    from rnnbook.training import batches
+    import random
+    ids = torch.arange(100)
+    cfg = TrainConfig(steps=1, batch_size=4, seq_len=8, batching="windows")
+    x, y = next(batches(ids, cfg, 0, random.Random(0)))
+    assert x.shape == (4, 8) and torch.equal(y, x + 1) and torch.equal(x[:, 1:], x[:, :-1] + 1)
+    starts = [s for x, _ in batches(ids, cfg, 0, random.Random(0)) for s in x[:, 0].tolist()]
+    assert len(starts) == 92 and sorted(starts) == list(range(92)) and starts != sorted(starts)
+    streamed = next(batches(ids, TrainConfig(steps=1, batch_size=4, seq_len=8), 0, random.Random(0)))[0]
+    assert torch.equal(streamed[:, 0], torch.tensor([0, 24, 48, 72]))  # streams: one chunk of each of 4 streams
 
 
 def test_evaluate_rejects_too_short_text():

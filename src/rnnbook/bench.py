@@ -7,6 +7,7 @@
 (b) book: `python -m rnnbook.train` with its default settings.
 Both are evaluated on the whole validation text with the hidden state carried (`training.evaluate`).
 Prints a table, then one JSON line with the numbers.
+`LADDER` and `run_recipe` go from one recipe to the other a factor at a time (chapter 4's ablation).
 """
 
 from __future__ import annotations
@@ -18,52 +19,76 @@ import json
 import math
 import shlex
 import sys
-import time
 
 import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader
 
 from rnnbook import cli
 from rnnbook import train as train_cli
-from rnnbook.data import CharVocab, WindowDataset, load_text, shakespeare
+from rnnbook.data import CharVocab, load_text, shakespeare
 from rnnbook.models import CharRNN
-from rnnbook.training import evaluate
+from rnnbook.training import TrainConfig, evaluate, evaluate_windows, train
 
-NAIVE = dict(embed_dim=128, hidden_size=256, num_layers=2, cell="rnn", lr=1e-3, batch_size=32, seq_len=100)
+# A recipe: the model (cell, layers, hidden, embed) and the options of `TrainConfig`.
+# The naive recipe of many tutorials: overlapping windows of 100 characters through a shuffled DataLoader,
+# a zero state for every window, two layers of nn.RNN, Adam at a constant 1e-3, no clipping, float32.
+NAIVE = dict(batching="windows", batch_size=32, seq_len=100, cell="rnn", layers=2, hidden=256, embed=128,
+             lr=1e-3, beta1=0.9, beta2=0.999, weight_decay=0.0, warmup=0, min_lr=1.0, clip=0.0, ema=0.0,
+             precision="fp32")
+# From the naive recipe to the book's (the defaults of `python -m rnnbook.train`), one factor at a time:
+# each step keeps every change before it and adds its own.
+LADDER = [
+    ("naive recipe", {}),
+    ("non-overlapping chunks", dict(batching="chunks")),
+    ("state carried", dict(batching="streams")),
+    ("batches of 128 x 16", dict(batch_size=128, seq_len=16)),
+    ("one layer of 384", dict(layers=1, hidden=384, embed=64)),
+    ("GRU cell", dict(cell="gru")),
+    ("AdamW and schedule", dict(lr=5e-3, beta1=0.7, beta2=0.99, weight_decay=0.01, warmup=50, min_lr=0.1)),
+    ("clipping at 1", dict(clip=1.0)),
+    ("weight averaging", dict(ema=0.99)),
+    ("bfloat16", dict(precision="auto")),
+]
+MODEL_KEYS = ("cell", "layers", "hidden", "embed")
 
 
-def train_naive(model: CharRNN, train_ids: torch.Tensor, budget: float, seed: int = 0) -> dict:
-    """The tutorial recipe: shuffled overlapping windows, Adam, a fresh zero state for every window, fp32."""
-    g = torch.Generator().manual_seed(seed)
-    loader = DataLoader(WindowDataset(train_ids, NAIVE["seq_len"]), batch_size=NAIVE["batch_size"], shuffle=True,
-                        generator=g, drop_last=True)
-    opt = torch.optim.Adam(model.parameters(), lr=NAIVE["lr"])
-    model.train()
-    steps, chars, start = 0, 0, time.perf_counter()
-    while time.perf_counter() - start < budget:
-        for x, y in loader:
-            logits, _ = model(x)
-            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            steps, chars = steps + 1, chars + y.numel()
-            if time.perf_counter() - start >= budget:
-                break
-    seconds = time.perf_counter() - start
-    return {"steps": steps, "train_seconds": round(seconds, 2), "chars_per_second": round(chars / seconds)}
+def ladder() -> list[tuple[str, dict]]:
+    """The recipes of the ladder, each with every change up to its own: [(name, recipe)]."""
+    recipes, recipe = [], dict(NAIVE)
+    for name, change in LADDER:
+        recipe = dict(recipe, **change)
+        recipes.append((name, recipe))
+    return recipes
+
+
+BOOK = ladder()[-1][1]
+
+
+def run_recipe(recipe: dict, train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size: int, seed: int,
+               steps: int | None = None, budget: float | None = None, window: int = 100) -> dict:
+    """Train one recipe for a number of updates (or seconds) and score it on val_ids in two ways.
+
+    val_loss reads the whole validation text with the state carried (`evaluate`), as a stream-trained
+    model reads text; val_loss_windows reads it in half-overlapping windows of `window` characters from
+    a zero state (`evaluate_windows`), as a window-trained model was trained to.
+    """
+    cfg = TrainConfig(steps=steps, budget=budget, seed=seed,
+                      **{k: v for k, v in recipe.items() if k not in MODEL_KEYS})
+    torch.manual_seed(seed)
+    model = CharRNN(vocab_size, recipe["embed"], recipe["hidden"], recipe["layers"], recipe["cell"])
+    result = train(model, train_ids, None, cfg, progress=False)
+    val = evaluate(model, val_ids, bf16=result["bf16"])
+    return dict(val_loss=round(val, 4), val_bpc=round(val / math.log(2), 4),
+                val_loss_windows=round(evaluate_windows(model, val_ids, window, bf16=result["bf16"]), 4),
+                train_loss=result["train_loss"], chars=result["steps"] * cfg.batch_size * cfg.seq_len,
+                params=sum(p.numel() for p in model.parameters()), history=result["history"],
+                **{k: result[k] for k in ("steps", "train_seconds", "chars_per_second", "bf16")})
 
 
 def run_naive(train_text: str, val_text: str, budget: float, seed: int) -> dict:
-    """Train and evaluate the naive recipe."""
+    """Train the naive recipe for a wall-clock budget and evaluate it."""
     vocab = CharVocab.from_text(train_text + val_text)
-    torch.manual_seed(seed)
-    model = CharRNN(len(vocab), NAIVE["embed_dim"], NAIVE["hidden_size"], NAIVE["num_layers"], NAIVE["cell"])
-    result = train_naive(model, vocab.encode(train_text), budget, seed)
-    val = evaluate(model, vocab.encode(val_text))
-    return dict(result, val_loss=round(val, 4), val_bpc=round(val / math.log(2), 4),
-                params=sum(p.numel() for p in model.parameters()))
+    result = run_recipe(NAIVE, vocab.encode(train_text), vocab.encode(val_text), len(vocab), seed, budget=budget)
+    return {k: result[k] for k in ("steps", "train_seconds", "chars_per_second", "val_loss", "val_bpc", "params")}
 
 
 def run_book(source: list[str], budget: float, seed: int) -> dict:

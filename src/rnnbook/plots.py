@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from statistics import median
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
@@ -258,4 +260,32 @@ def draw_ctc_alignment(path: str = "HHE-LL-LOO", ax: plt.Axes | None = None) -> 
                                      color="grey"))
     ax.text(len(path) / 2, 0.55, r"frames $t = 1, \dots, T$ (the blank $\varnothing$: no new label)", ha="center",
             fontsize=9)
+    return ax
+
+
+def plot_seeds(ax: plt.Axes, groups: dict[str, list[float]], color: str = COLORS[0], label: str | None = None,
+               offset: float = 0.0) -> plt.Axes:
+    """One row per group, top down: a dot per seed, a line from the lowest to the highest, a tick at the median."""
+    for i, (name, values) in enumerate(groups.items()):
+        if not values:
+            raise ValueError(f"group {name!r} has no values")
+        y = i + offset
+        ax.plot([min(values), max(values)], [y, y], color=color, lw=2.5, alpha=0.35, solid_capstyle="round")
+        ax.scatter(values, [y] * len(values), color=color, s=16, zorder=3, label=label if i == 0 else None)
+        ax.plot([median(values)] * 2, [y - 0.13, y + 0.13], color=color, lw=2)
+    ax.set_yticks(range(len(groups)), list(groups))
+    ax.set_ylim(len(groups) - 0.5, -0.5)
+    ax.grid(axis="y", visible=False)
+    return ax
+
+
+def plot_band(ax: plt.Axes, curves: list[list[tuple[float, float]]], color: str = COLORS[0],
+              label: str | None = None) -> plt.Axes:
+    """Curves of several seeds on the same x: their median as a line, the band between their lowest and highest."""
+    if not curves or len({tuple(x for x, _ in c) for c in curves}) != 1:
+        raise ValueError("plot_band needs at least one curve, and every curve on the same x values")
+    xs = [x for x, _ in curves[0]]
+    columns = [[y for _, y in points] for points in zip(*curves)]  # the seeds' values at each x
+    ax.fill_between(xs, [min(c) for c in columns], [max(c) for c in columns], color=color, alpha=0.25, lw=0)
+    ax.plot(xs, [median(c) for c in columns], color=color, label=label)
     return ax

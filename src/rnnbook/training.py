@@ -17,7 +17,9 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
-from rnnbook.data import stream_batches
+from rnnbook.data import WindowDataset, stream_batches
+
+BATCHINGS = ("streams", "chunks", "windows")
 
 
 @dataclass
@@ -25,13 +27,16 @@ class TrainConfig:
     """The recipe: batching, optimiser, schedule and stopping rule (a number of steps or a wall-clock budget)."""
 
     batch_size: int = 128       # B parallel streams of text
+    batching: str = "streams"   # "streams": state carried; "chunks": the same chunks from a zero state;
+                                # "windows": shuffled overlapping windows (one per position) from a zero state
     seq_len: int = 16           # T characters between two truncations of backpropagation
     lr: float = 5e-3            # peak learning rate of AdamW
-    beta1: float = 0.7          # AdamW's momentum: the decay of its running mean of gradients (beta2 is 0.99)
+    beta1: float = 0.7          # AdamW's momentum: the decay of its running mean of gradients
+    beta2: float = 0.99         # the decay of AdamW's running mean of squared gradients
     weight_decay: float = 0.01  # AdamW's decoupled weight decay (matrices only)
     warmup: int = 50            # steps of linear warm-up from 0 to lr
     min_lr: float = 0.1         # the cosine decay ends at min_lr * lr
-    clip: float = 1.0           # maximum global norm of the gradient
+    clip: float = 1.0           # maximum global norm of the gradient (0: no clipping)
     steps: int | None = None    # stop after this many updates ...
     budget: float | None = None  # ... or after this many seconds of training
     eval_every: int | None = None  # evaluate every N steps and keep the best weights (early stopping)
@@ -49,13 +54,16 @@ class TrainConfig:
         for name in ("batch_size", "seq_len", "eval_every"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        bad = [f"{name}={getattr(self, name)}" for name, ok in (("lr", self.lr > 0), ("clip", self.clip > 0),
+        if self.batching not in BATCHINGS:
+            raise ValueError(f"batching={self.batching!r}; valid values are {', '.join(map(repr, BATCHINGS))}")
+        bad = [f"{name}={getattr(self, name)}" for name, ok in (("lr", self.lr > 0), ("clip", self.clip >= 0),
                ("weight_decay", self.weight_decay >= 0), ("min_lr", 0 <= self.min_lr <= 1), ("warmup", self.warmup >= 0))
                if not ok]
         if bad:
-            raise ValueError(f"{', '.join(bad)}: need lr > 0, clip > 0, weight_decay >= 0, 0 <= min_lr <= 1 and warmup >= 0")
-        if not (0 <= self.beta1 < 1 and 0 <= self.ema < 1):
-            raise ValueError(f"beta1={self.beta1} and ema={self.ema} must be in [0, 1)")
+            raise ValueError(f"{', '.join(bad)}: need lr > 0, clip >= 0 (0: no clipping), weight_decay >= 0, "
+                             "0 <= min_lr <= 1 and warmup >= 0")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and 0 <= self.ema < 1):
+            raise ValueError(f"beta1={self.beta1}, beta2={self.beta2} and ema={self.ema} must be in [0, 1)")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"precision={self.precision!r}; valid values are 'auto', 'bf16' and 'fp32'")
 
@@ -132,6 +140,43 @@ def evaluate(model: nn.Module, ids: torch.Tensor, batch_size: int = 64, seq_len:
     return total / (len(ids) - 1)
 
 
+@torch.no_grad()
+def evaluate_windows(model: nn.Module, ids: torch.Tensor, seq_len: int = 100, batch_size: int = 64,
+                     bf16: bool = False) -> float:
+    """Mean cross-entropy in nats per character over ids, scored the way a window-trained model reads text.
+
+    Windows of `seq_len` characters, each from a zero state, overlap by half: each scores only the
+    predictions of its second half, so that every one has at least seq_len // 2 characters of context.
+    The first window scores all its predictions and a last window, flush with the end, scores what is left,
+    so that every character after the first is predicted exactly once, as in `evaluate`.
+    """
+    if seq_len < 2:
+        raise ValueError(f"seq_len={seq_len} must be >= 2")
+    if len(ids) < 2:
+        raise ValueError(f"need at least 2 characters to evaluate, got {len(ids)}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    x, y = ids[:-1].to(device), ids[1:].to(device)
+    n, T = len(x), min(seq_len, len(x))
+    stride = T - T // 2
+    starts = list(range(0, n - T + 1, stride))
+    firsts = [0] + [T // 2] * (len(starts) - 1)  # the first prediction each window scores
+    if starts[-1] + T < n:  # a last window, flush with the end, scores the predictions not yet scored
+        firsts.append(starts[-1] + T - (n - T))
+        starts.append(n - T)
+    total = 0.0
+    with autocast(device, bf16):
+        for i in range(0, len(starts), batch_size):
+            idx = torch.tensor(starts[i:i + batch_size], device=device)[:, None] + torch.arange(T, device=device)
+            logits, _ = model(x[idx])
+            losses = F.cross_entropy(logits.float().transpose(1, 2), y[idx], reduction="none")  # (B, T)
+            scored = torch.arange(T, device=device) >= torch.tensor(firsts[i:i + batch_size], device=device)[:, None]
+            total += losses[scored].sum().item()
+    model.train(was_training)
+    return total / n
+
+
 def ema_update(decay: float):
     """The update of a moving average of the weights, for `AveragedModel`: average <- d * average + (1 - d) * weights.
 
@@ -151,7 +196,17 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("embed")]
     other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith("embed"))]
     return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                              {"params": other, "weight_decay": 0.0}], lr=cfg.lr, betas=(cfg.beta1, 0.99))
+                              {"params": other, "weight_decay": 0.0}], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+def batches(train_ids: torch.Tensor, cfg: TrainConfig, epoch: int, rng: random.Random):
+    """One epoch of (x, y) batches (B, T) as `cfg.batching` asks: contiguous streams, or shuffled windows."""
+    if cfg.batching == "windows":
+        g = torch.Generator().manual_seed(rng.randrange(2 ** 31))
+        return iter(torch.utils.data.DataLoader(WindowDataset(train_ids, cfg.seq_len), batch_size=cfg.batch_size,
+                                                shuffle=True, generator=g, drop_last=True))
+    offset = 0 if epoch == 0 else rng.randrange(cfg.seq_len)  # later epochs cut the chunks elsewhere
+    return stream_batches(train_ids, cfg.batch_size, cfg.seq_len, offset)
 
 
 def _call(callback: Callable[[int, nn.Module], None], step: int, weights: nn.Module) -> None:
@@ -169,7 +224,9 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
 
     Each epoch reads the text as `cfg.batch_size` contiguous streams, `cfg.seq_len` characters at a time,
     carrying the hidden state from chunk to chunk (detached, so gradients stop at the chunk boundary).
-    Epochs after the first start at a random offset, so that chunk boundaries move.
+    Epochs after the first start at a random offset, so that chunk boundaries move. (With
+    `cfg.batching` "chunks" every chunk starts from a zero state instead, and "windows" reads shuffled
+    overlapping windows from a zero state: the two recipes of many tutorials, for comparison.)
     With `cfg.ema`, the weights evaluated and kept are an exponential moving average of the weights after
     each update (Polyak averaging), which smooths out the noise of the last updates.
     With `cfg.eval_every`, the model is evaluated on val_ids every so many steps (the time counts against
@@ -199,9 +256,10 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
         _call(callback, 0, kept)
     done = False
     while not done:
-        offset = 0 if epoch == 0 else rng.randrange(cfg.seq_len)
         state = None
-        for x, y in stream_batches(train_ids, cfg.batch_size, cfg.seq_len, offset):
+        for x, y in batches(train_ids, cfg, epoch, rng):
+            if cfg.batching != "streams":
+                state = None
             elapsed = time.perf_counter() - start
             frac = step / cfg.steps if cfg.steps else elapsed / cfg.budget
             for group in opt.param_groups:
@@ -211,7 +269,8 @@ def train(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor | Non
             loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            if cfg.clip:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             opt.step()
             if average:
                 average.update_parameters(model)
