@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install book test unit lab-test notebooks site lab clean
+.PHONY: install book test unit lab-test notebooks site lab lab-sources clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ site: install                       ## checks of the built HTML (run after `make
 	$(BIN)/python -m pytest tests/site
 
 test: unit lab-test notebooks book site  ## everything CI runs
+
+lab-sources:                        ## after editing a chapter: write its MyST in the form both JupyterLab and Sphinx resolve
+	python3 tools/lab_convert.py .
 
 lab: install                        ## open the chapters in JupyterLab (MyST rendered by jupyterlab-myst)
 	$(BIN)/jupyter lab book/

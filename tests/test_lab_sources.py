@@ -3,7 +3,8 @@
 jupyterlab-myst renders one notebook at a time with no bibliography, so a citation, a figure reference, a
 reference to another notebook's equation, and a {ref} or {doc} without its text show a "not found" marker
 there. The sources use links with their text instead, which Sphinx reads as the roles (book/_ext/book_setup.py);
-tests/site/test_lab_numbers.py checks their numbers against the built book.
+tests/site/test_lab_numbers.py checks their numbers against the built book. `make lab-sources`
+(tools/lab_convert.py) rewrites the usual roles into that form after a chapter is edited.
 """
 
 import json

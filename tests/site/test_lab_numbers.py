@@ -42,7 +42,7 @@ def test_figure_and_equation_link_texts_match_the_html(page):
 def test_front_matter_numbers_equations_as_the_html(page):
     text = markdown(page)
     m = re.match(r"---\nnumbering:\n  enumerator: \"(\d+)\.%s\"\n(?:  equation:\n    start: (\d+)\n)?", text)
-    assert m, f"{page}: no JupyterLab front matter (run lab_convert.py)"
+    assert m, f"{page}: no JupyterLab front matter (run make lab-sources)"
     labels = re.findall(r"^```\{math\}\n:label: ([\w-]+)$", text, re.M)
     start = int(m.group(2) or 1)
     s = soup(page)
