@@ -1,15 +1,17 @@
 """Tests of rnnbook.training: the schedule, evaluation on the whole text, and a short reproducible run."""
 
 import math
+import random
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.optim.optimizer import register_optimizer_step_post_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
+from rnnbook import training
 from rnnbook.data import CharVocab
 from rnnbook.models import CharRNN
-from rnnbook.training import TrainConfig, bf16_works, evaluate, lr_at, train
+from rnnbook.training import TrainConfig, bf16_works, evaluate, lr_at, make_optimizer, train
 
 TEXT = "the cat sat on the mat. " * 40
 
@@ -33,10 +35,87 @@ def test_lr_schedule_warms_up_then_decays():
 @pytest.mark.parametrize("kwargs", [dict(), dict(steps=1, budget=1.0), dict(steps=0), dict(budget=-1.0),
                                     dict(steps=1, precision="fp16"), dict(steps=1, lr=0.0),
                                     dict(steps=1, batch_size=0), dict(steps=1, eval_every=0), dict(steps=1, ema=1.0),
-                                    dict(steps=1, ema=-0.1), dict(steps=1, beta1=1.0)])
+                                    dict(steps=1, ema=-0.1), dict(steps=1, beta1=1.0), dict(steps=1, clip=0.0),
+                                    dict(steps=1, clip=-1.0), dict(steps=1, weight_decay=-0.1),
+                                    dict(steps=1, min_lr=1.5), dict(steps=1, min_lr=-0.1), dict(steps=1, warmup=-1),
+                                    dict(steps=1, seq_len=0), dict(steps=1, beta1=-0.1)])
 def test_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
         TrainConfig(**kwargs)
+
+
+def test_clip_zero_is_refused_not_read_as_no_clipping():
+    # clip is the maximum norm of the gradient: 0 would zero every update, so it is an error, not "off"
+    with pytest.raises(ValueError, match="clip > 0"):
+        TrainConfig(steps=1, clip=0)
+    assert TrainConfig(steps=1, clip=1e-6, min_lr=0.0, weight_decay=0.0, warmup=0, beta1=0.0, ema=0.0).clip == 1e-6
+
+
+class GradNorms:
+    """The global gradient norm of a model's parameters as backward leaves it (raw) and as the optimizer sees it."""
+
+    def __init__(self, model):
+        self.params, self.raw, self.seen, self._sq = list(model.parameters()), [], [], 0.0
+        self.handles = [p.register_post_accumulate_grad_hook(self._accumulated) for p in self.params]
+        self.handles.append(register_optimizer_step_pre_hook(self._before_step))
+
+    def _accumulated(self, p):
+        self._sq += float(p.grad.double().pow(2).sum())
+
+    def _before_step(self, opt, args, kwargs):
+        self.raw.append(math.sqrt(self._sq))
+        self._sq = 0.0
+        self.seen.append(math.sqrt(sum(float(p.grad.double().pow(2).sum()) for p in self.params if p.grad is not None)))
+
+    def remove(self):
+        for h in self.handles:
+            h.remove()
+
+
+def test_train_clips_the_gradient_before_every_step():
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    model = tiny()
+    norms = GradNorms(model)
+    try:
+        train(model, ids, None, TrainConfig(steps=8, batch_size=4, seq_len=8, clip=0.05, ema=0.0, precision="fp32"),
+              progress=False)
+    finally:
+        norms.remove()
+    assert len(norms.seen) == len(norms.raw) == 8
+    assert max(norms.raw) > 0.05  # the clip had something to do ...
+    for raw, seen in zip(norms.raw, norms.seen):  # ... and every update saw min(raw, clip)
+        assert seen == pytest.approx(min(raw, 0.05), rel=1e-4)
+
+
+def test_make_optimizer_decays_the_matrices_only():
+    model = tiny("lstm")
+    cfg = TrainConfig(steps=1, lr=3e-3, beta1=0.5, weight_decay=0.2)
+    opt = make_optimizer(model, cfg)
+    names = {id(p): n for n, p in model.named_parameters()}
+    decay, other = opt.param_groups
+    assert sorted(names[id(p)] for p in decay["params"]) == ["head.weight", "rnn.weight_hh_l0", "rnn.weight_ih_l0"]
+    assert sorted(names[id(p)] for p in other["params"]) == ["embed.weight", "head.bias", "rnn.bias_hh_l0",
+                                                              "rnn.bias_ih_l0"]
+    assert decay["weight_decay"] == 0.2 and other["weight_decay"] == 0.0
+    assert all(g["lr"] == 3e-3 and g["betas"] == (0.5, 0.99) for g in opt.param_groups)
+
+
+def test_epochs_after_the_first_start_at_a_random_offset(monkeypatch):
+    offsets = []
+
+    def recording(ids, batch_size, seq_len, offset=0):
+        offsets.append(offset)
+        return stream_batches(ids, batch_size, seq_len, offset)
+
+    stream_batches = training.stream_batches
+    monkeypatch.setattr(training, "stream_batches", recording)
+    ids = CharVocab.from_text(TEXT).encode(TEXT[:200])  # 2 streams of 99 characters: 7 chunks of 16 per epoch
+    train(tiny(), ids, None, TrainConfig(steps=60, batch_size=2, seq_len=16, seed=5, ema=0.0, precision="fp32"),
+          progress=False)
+    rng = random.Random(5)
+    assert len(offsets) >= 8 and offsets[0] == 0
+    assert offsets[1:] == [rng.randrange(16) for _ in offsets[1:]]
+    assert len(set(offsets)) > 3 and all(0 <= o < 16 for o in offsets)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -48,9 +127,22 @@ def test_evaluate_predicts_every_character_once_with_state_carried(cell):
         logits, _ = model(ids[None, :-1])
         reference = F.cross_entropy(logits[0], ids[1:]).item()
     assert evaluate(model, ids, batch_size=1, seq_len=7) == pytest.approx(reference, rel=1e-5)
-    # 5 streams: each starts from a zero state once, so the loss differs a little, not a lot
-    batched = evaluate(model, ids, batch_size=5, seq_len=7)
-    assert batched == pytest.approx(reference, rel=0.05) and batched != reference
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_batched_evaluate_equals_the_streams_read_by_hand(cell):
+    vocab = CharVocab.from_text(TEXT)
+    model = tiny(cell).eval()
+    ids = vocab.encode(TEXT[:209])  # 208 predictions: 5 streams of 41, and a tail of 3 that continues the last stream
+    n = 41
+    total = 0.0
+    with torch.no_grad():
+        for b in range(5):  # each stream from a zero state, in one piece; the last one runs on into the tail
+            end = (b + 1) * n if b < 4 else len(ids) - 1
+            logits, _ = model(ids[b * n:end][None])
+            total += F.cross_entropy(logits[0], ids[b * n + 1:end + 1], reduction="sum").item()
+    assert evaluate(model, ids, batch_size=5, seq_len=7) == pytest.approx(total / 208, rel=1e-5)
+    assert evaluate(model, ids, batch_size=5, seq_len=100) == pytest.approx(total / 208, rel=1e-5)
 
 
 def test_evaluate_rejects_too_short_text():
@@ -81,19 +173,42 @@ def test_training_stops_at_the_budget():
     assert 1.0 <= result["train_seconds"] < 3.0 and result["steps"] > 1 and "val_loss" not in result
 
 
-def test_bf16_auto_falls_back_cleanly():
-    model = tiny("lstm")
-    works = bf16_works(model, torch.device("cpu"))
-    assert isinstance(works, bool)
-    ids = CharVocab.from_text(TEXT).encode(TEXT)
-    result = train(model, ids, ids, TrainConfig(steps=2, batch_size=2, seq_len=8), progress=False)
-    assert result["bf16"] == works and math.isfinite(result["val_loss"])
+def test_bf16_works_needs_native_units_and_a_model_that_runs(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert bf16_works(tiny("gru"), cpu) is False  # no bfloat16 units: never
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    model = tiny("gru")
+    assert bf16_works(model, cpu) is True  # the units, and the model trains under autocast
+    assert all(p.grad is None for p in model.parameters())  # the trial step ran on a copy
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("no bfloat16 kernel")
+
+    monkeypatch.setattr(model.rnn, "forward", refuse)
+    assert bf16_works(model, cpu) is False  # the units, but a kernel that refuses bfloat16
 
 
-def test_forced_bf16_autocast_trains():
+def test_bf16_auto_follows_bf16_works(monkeypatch):
     ids = CharVocab.from_text(TEXT).encode(TEXT)
-    result = train(tiny("gru"), ids, ids, TrainConfig(steps=3, batch_size=2, seq_len=8, precision="bf16"), progress=False)
-    assert result["bf16"] is True and math.isfinite(result["val_loss"])
+    for works in (False, True):
+        monkeypatch.setattr(training, "bf16_works", lambda model, device: works)
+        result = train(tiny("lstm"), ids, ids, TrainConfig(steps=2, batch_size=2, seq_len=8), progress=False)
+        assert result["bf16"] is works and math.isfinite(result["val_loss"])
+
+
+def test_forced_bf16_autocast_computes_in_bfloat16():
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        model = tiny("gru")
+        seen = []
+        model.head.register_forward_hook(lambda m, args, out: seen.append(out.dtype))
+        result = train(model, ids, ids, TrainConfig(steps=3, batch_size=2, seq_len=8, precision=precision), progress=False)
+        assert result["bf16"] is (precision == "bf16") and math.isfinite(result["val_loss"])
+        assert set(seen) == {dtype}  # training and evaluation alike
+    model = tiny("gru")
+    fp32, bf16 = evaluate(model, ids), evaluate(model, ids, bf16=True)
+    assert fp32 != bf16 and bf16 == pytest.approx(fp32, abs=0.02)  # rounded, not wrong
 
 
 def test_eval_every_keeps_the_best_weights():
