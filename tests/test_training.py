@@ -6,12 +6,13 @@ import random
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from rnnbook import training
 from rnnbook.data import CharVocab
 from rnnbook.models import CharRNN
 from rnnbook.training import TrainConfig, bf16_works, evaluate, lr_at, make_optimizer, train
+from tests.helpers import GradNorms
 
 TEXT = "the cat sat on the mat. " * 40
 
@@ -49,27 +50,6 @@ def test_clip_zero_is_refused_not_read_as_no_clipping():
     with pytest.raises(ValueError, match="clip > 0"):
         TrainConfig(steps=1, clip=0)
     assert TrainConfig(steps=1, clip=1e-6, min_lr=0.0, weight_decay=0.0, warmup=0, beta1=0.0, ema=0.0).clip == 1e-6
-
-
-class GradNorms:
-    """The global gradient norm of a model's parameters as backward leaves it (raw) and as the optimizer sees it."""
-
-    def __init__(self, model):
-        self.params, self.raw, self.seen, self._sq = list(model.parameters()), [], [], 0.0
-        self.handles = [p.register_post_accumulate_grad_hook(self._accumulated) for p in self.params]
-        self.handles.append(register_optimizer_step_pre_hook(self._before_step))
-
-    def _accumulated(self, p):
-        self._sq += float(p.grad.double().pow(2).sum())
-
-    def _before_step(self, opt, args, kwargs):
-        self.raw.append(math.sqrt(self._sq))
-        self._sq = 0.0
-        self.seen.append(math.sqrt(sum(float(p.grad.double().pow(2).sum()) for p in self.params if p.grad is not None)))
-
-    def remove(self):
-        for h in self.handles:
-            h.remove()
 
 
 def test_train_clips_the_gradient_before_every_step():
