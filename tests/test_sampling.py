@@ -19,6 +19,15 @@ def model(request):
     return CharRNN(len(VOCAB), 6, 12, 2, request.param).eval()
 
 
+def peaked_model(seed=0):
+    """A model whose next-character distributions are far from uniform, so that the temperature matters."""
+    torch.manual_seed(seed)
+    model = CharRNN(len(VOCAB), 6, 12, 1, "gru").eval()
+    with torch.no_grad():
+        model.head.weight.mul_(25.0)
+    return model
+
+
 def naive_greedy(model, vocab, prompt, length):
     """Greedy decoding that re-reads the whole text at every step (slow, obviously right)."""
     ids = vocab.encode(prompt).tolist()
@@ -85,6 +94,8 @@ def test_extreme_but_valid_values(model):
     assert generate(model, VOCAB, "ab", 50, top_k=10_000, seed=1) == generate(model, VOCAB, "ab", 50, seed=1)
     assert generate(model, VOCAB, "ab", 50, top_p=1.0, seed=1) == generate(model, VOCAB, "ab", 50, seed=1)
     assert len(generate(model, VOCAB, "ab", 20, temperature=1e6, seed=1)) == 22
+    flat = next_char_probs(peaked_model(), VOCAB, "ab", temperature=1e6)  # near-uniform, even for a peaked model
+    assert np.abs(flat - 1 / len(VOCAB)).max() < 1e-4
     long_prompt = "abcdefgh \n" * 1000
     assert generate(model, VOCAB, long_prompt, 2, temperature=0) == naive_greedy(model, VOCAB, long_prompt, 2)
 
@@ -105,19 +116,51 @@ def test_filter_probs_rules():
     # temperature 2 flattens: p proportional to sqrt(p)
     p = np.sqrt([0.1, 0.4, 0.2, 0.3])
     assert np.allclose(filter_probs(logits, temperature=2.0).numpy(), p / p.sum())
+    # top_k and top_p together: top_p applies to the renormalised top_k survivors (0.4/0.7 >= 0.5 stops after one)
+    assert torch.allclose(filter_probs(logits, top_k=2, top_p=0.5), torch.tensor([0, 1, 0, 0], dtype=torch.float64))
     # ties: top-k keeps the lower id
     assert filter_probs(torch.zeros(4), top_k=1).tolist() == [1, 0, 0, 0]
     assert filter_probs(torch.zeros(4), temperature=0).tolist() == [1, 0, 0, 0]
 
 
-def test_sampled_frequencies_follow_the_filtered_distribution(model):
+@pytest.mark.parametrize("exact", [0.25, 0.5, 0.75])
+def test_top_p_boundary_is_exact(exact):
+    # eight equal logits: every probability is exactly 1/8, and the mass ranked before the r-th character
+    # exactly (r - 1)/8, in binary floating point too; a character is kept iff that mass is < top_p
+    logits = torch.zeros(8, dtype=torch.float64)
+    kept = lambda top_p: int(torch.count_nonzero(filter_probs(logits, top_p=top_p)))
+    assert kept(exact) == 8 * exact  # the mass before the next one equals top_p: it is dropped
+    assert kept(math.nextafter(exact, 1.0)) == 8 * exact + 1  # one ulp more: it is kept
+    assert kept(math.nextafter(exact, 0.0)) == 8 * exact
+    assert filter_probs(logits, top_p=exact)[:int(8 * exact)].tolist() == [1 / (8 * exact)] * int(8 * exact)
+
+
+def test_next_char_probs_is_the_softmax_of_the_models_logits():
+    model = peaked_model()
+    prompt = "ab:cd"
+    with torch.no_grad():  # independently: the logits of the last prompt character, softmax in NumPy float64
+        logits = model(VOCAB.encode(prompt)[None])[0][0, -1].double().numpy()
+    for temperature in (0.5, 1.0, 2.0):
+        z = logits / temperature
+        expected = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        np.testing.assert_allclose(next_char_probs(model, VOCAB, prompt, temperature=temperature), expected, atol=1e-6)
+    p1, p2 = (next_char_probs(model, VOCAB, prompt, temperature=t) for t in (1.0, 2.0))
+    assert p1.max() > 0.5 and np.abs(p1 - p2).max() > 0.1  # peaked, and the temperature changes it a lot
+    assert next_char_probs(model, VOCAB, prompt, temperature=0).tolist() == np.eye(len(VOCAB))[logits.argmax()].tolist()
+
+
+def test_sampled_frequencies_follow_the_filtered_distribution():
+    model, n = peaked_model(1), 400
     probs = next_char_probs(model, VOCAB, "ab", temperature=1.5, top_k=4)
     assert np.count_nonzero(probs) == 4 and math.isclose(probs.sum(), 1.0)
     counts = np.zeros(len(VOCAB))
-    for seed in range(400):
+    for seed in range(n):
         counts[VOCAB.index[generate(model, VOCAB, "ab", 1, temperature=1.5, top_k=4, seed=seed)[-1]]] += 1
     assert set(np.flatnonzero(counts)) <= set(np.flatnonzero(probs))
-    assert np.abs(counts / 400 - probs).max() < 0.08
+    tolerance = 4 * np.sqrt(probs * (1 - probs) / n) + 1e-9  # four standard errors of each frequency
+    assert np.all(np.abs(counts / n - probs) < tolerance)
+    for other in (1.0, 2.5):  # the frequencies tell this temperature from its neighbours
+        assert np.any(np.abs(counts / n - next_char_probs(model, VOCAB, "ab", temperature=other, top_k=4)) > tolerance)
 
 
 def test_generate_restores_training_mode(model):
