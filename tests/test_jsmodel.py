@@ -1,5 +1,6 @@
 """The JavaScript sampler (book/_static/sampler.js) computes what rnnbook.sampling computes, in a real browser."""
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -48,6 +49,17 @@ def test_spec_round_trips_every_tensor_by_name_and_layout(cell, gates):
     assert sorted(expected) == sorted(state)
     for name, (b64, shape) in expected.items():
         np.testing.assert_array_equal(decode(b64, shape), state[name].numpy(), err_msg=name)
+
+
+def test_write_js_defines_the_model_for_a_script_tag(tmp_path):
+    spec = model_spec(tiny_model("gru"), VOCAB)
+    path = write_js(spec, tmp_path / "static" / "rnnbook_model.js")
+    text = path.read_text(encoding="ascii")
+    assert path == tmp_path / "static" / "rnnbook_model.js"
+    assert text.startswith("window.RNNBOOK_MODEL = {") and text.endswith("};\n") and text.isascii()
+    assert json.loads(text[len("window.RNNBOOK_MODEL = "):-2]) == spec
+    with pytest.raises(ValueError, match="default prompt 'é'"):
+        model_spec(tiny_model("gru"), VOCAB, default_prompt="é")
 
 
 def test_spec_rejects_a_vocabulary_of_another_size():
