@@ -11,7 +11,7 @@ from rnnbook.scratch import (
     gru_forward, init_params, log_softmax, lstm_forward, numerical_grads, relative_error, rnn_backward, rnn_forward,
     rnn_loss_and_grads,
 )
-from rnnbook.scratch import linear_recurrence, min_gru, parallel_scan, sigmoid
+from rnnbook.scratch import count_params, linear_recurrence, min_gru, parallel_scan, sigmoid, softmax
 
 
 @pytest.mark.parametrize("T", [1, 2, 3, 8, 13, 64, 1000])
@@ -261,3 +261,18 @@ def test_gated_forward_rejects_bad_input():
         gru_forward({k: v for k, v in p_gru.items() if k != "b_hh"}, x, h)
     with pytest.raises(ValueError, match=r"params\['b_hx'\] has shape"):
         lstm_forward(dict(p_lstm, b_hx=p_lstm["b_hx"][:4]), x, h, h)
+
+
+def test_softmax_is_torchs_and_does_not_overflow():
+    logits = np.array([[1.0, 2.0, 3.0, -1.0], [1000.0, 1001.0, 999.0, -1000.0]])
+    p = softmax(logits)
+    np.testing.assert_allclose(p, torch.softmax(torch.from_numpy(logits), -1).numpy(), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(np.log(p[0]), log_softmax(logits)[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(softmax(np.zeros(4)), 0.25)  # one axis too
+
+
+def test_count_params_counts_every_entry():
+    D, H, V = 3, 5, 7
+    assert count_params(init_params(D, H, V)) == H * D + H * H + H + V * H + V == 87
+    assert count_params({"a": np.zeros((2, 3)), "b": np.zeros(4)}) == 10 and count_params({}) == 0
