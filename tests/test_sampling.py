@@ -8,7 +8,7 @@ import torch
 
 from rnnbook.data import CharVocab
 from rnnbook.models import CharRNN
-from rnnbook.sampling import filter_probs, generate, hidden_states, next_char_probs
+from rnnbook.sampling import _start_ids, filter_probs, generate, hidden_states, next_char_probs
 
 VOCAB = CharVocab.from_text("abcdefgh \n:")
 
@@ -81,6 +81,12 @@ def test_greedy_is_argmax_and_carries_the_state(model):
         assert out == generate(model, VOCAB, prompt, 30, temperature=0, seed=123)  # no randomness involved
 
 
+def test_start_ids_read_a_newline_for_an_empty_prompt():
+    assert _start_ids(CharVocab("ab\nc"), "", "error").tolist() == [2]  # the newline's id, wherever it is
+    assert _start_ids(CharVocab("abc"), "", "error").tolist() == [0]  # no newline in the vocabulary: the first id
+    assert _start_ids(CharVocab("ab\nc"), "ca", "error").tolist() == [3, 0]
+
+
 def test_empty_prompt_starts_from_a_newline(model):
     assert "\n" + generate(model, VOCAB, "", 20, temperature=0) == naive_greedy(model, VOCAB, "\n", 20)
 
@@ -109,6 +115,9 @@ def test_filter_probs_rules():
     logits = torch.log(torch.tensor([0.1, 0.4, 0.2, 0.3]))
     assert torch.allclose(filter_probs(logits), torch.tensor([0.1, 0.4, 0.2, 0.3], dtype=torch.float64))
     assert filter_probs(logits, temperature=0).tolist() == [0, 1, 0, 0]
+    for bad in (dict(temperature=-1.0), dict(top_k=0), dict(top_p=0.0), dict(top_p=1.5)):  # checked here too
+        with pytest.raises(ValueError):
+            filter_probs(logits, **bad)
     assert torch.allclose(filter_probs(logits, top_k=2), torch.tensor([0, 4 / 7, 0, 3 / 7], dtype=torch.float64))
     # top_p=0.6: 0.4 is kept (nothing before it), 0.3 is kept (0.4 < 0.6 before it), 0.2 is not (0.7 before it)
     assert torch.allclose(filter_probs(logits, top_p=0.6), torch.tensor([0, 4 / 7, 0, 3 / 7], dtype=torch.float64))
