@@ -52,6 +52,11 @@ def naive_greedy(model, vocab, prompt, length):
     (dict(length=2.0), r"integers >= 0"),
     (dict(seed=-5), r"seed"),
     (dict(seed=1.5), r"seed"),
+    (dict(seed=2**63), r"seed"),
+    (dict(seed=True), r"seed"),
+    (dict(temperature=True), r"temperature"),
+    (dict(top_p=True), r"top_p"),
+    (dict(length=True), r"length"),
     (dict(prompt="xyz"), r"'x'.*not in the vocabulary"),
     (dict(prompt=None), r"prompt must be a str"),
     (dict(unknown="drop"), r"valid policies"),
@@ -96,6 +101,8 @@ def test_extreme_but_valid_values(model):
     assert generate(model, VOCAB, "ab", 50, temperature=1e-300, seed=1) == greedy
     assert generate(model, VOCAB, "ab", 50, temperature=5e-324, seed=1) == greedy
     assert generate(model, VOCAB, "ab", 50, top_k=1, seed=1) == greedy
+    assert generate(model, VOCAB, "ab", 50, top_k=np.int64(1), temperature=np.float32(0.5), seed=2**63 - 1) == greedy
+    assert len(generate(model, VOCAB, "ab", np.int32(3), top_p=np.float64(0.5), seed=np.int64(0))) == 5
     assert generate(model, VOCAB, "ab", 50, top_p=1e-9, seed=1) == greedy
     assert generate(model, VOCAB, "ab", 50, top_k=10_000, seed=1) == generate(model, VOCAB, "ab", 50, seed=1)
     assert generate(model, VOCAB, "ab", 50, top_p=1.0, seed=1) == generate(model, VOCAB, "ab", 50, seed=1)
