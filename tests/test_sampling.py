@@ -137,6 +137,9 @@ def test_filter_probs_rules():
     # ties: top-k keeps the lower id
     assert filter_probs(torch.zeros(4), top_k=1).tolist() == [1, 0, 0, 0]
     assert filter_probs(torch.zeros(4), temperature=0).tolist() == [1, 0, 0, 0]
+    ties = torch.zeros(100)  # long enough that an unstable sort scrambles equal values
+    assert torch.count_nonzero(filter_probs(ties, top_k=3)[:3]) == 3 == torch.count_nonzero(filter_probs(ties, top_k=3))
+    assert filter_probs(ties, top_p=0.015)[:2].tolist() == [0.5, 0.5]
 
 
 @pytest.mark.parametrize("exact", [0.25, 0.5, 0.75])
