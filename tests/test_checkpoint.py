@@ -124,3 +124,32 @@ def test_missing_or_bad_json(saved):
     json_path.unlink()
     with pytest.raises(ValueError, match="no companion"):
         load_checkpoint(path)
+
+
+def test_json_lacking_a_key_or_with_a_vocabulary_of_another_size(saved):
+    path, _, _ = saved
+    json_path = path.with_suffix(".json")
+    good = json.loads(json_path.read_text())
+    for key in ("config", "vocab", "meta", "sha256"):
+        json_path.write_text(json.dumps({k: v for k, v in good.items() if k != key}))
+        with pytest.raises(ValueError, match=rf"lacks \['{key}'\]"):
+            load_checkpoint(path)
+    json_path.write_text(json.dumps({**good, "vocab": good["vocab"][:-1]}))  # one character short of vocab_size
+    with pytest.raises(ValueError, match="characters in the vocabulary"):
+        load_checkpoint(path)
+    json_path.write_text(json.dumps([good]))
+    with pytest.raises(ValueError, match="not an rnnbook checkpoint"):
+        load_checkpoint(path)
+
+
+def test_save_without_meta_into_a_new_folder_and_over_an_old_checkpoint(tmp_path):
+    vocab = CharVocab("aé\n")  # a non-ASCII character: the JSON file escapes it
+    model = CharRNN(len(vocab), 2, 3, 1, "gru").double()  # float64 weights are stored as float32
+    for _ in range(2):
+        path = save_checkpoint(tmp_path / "new" / "folder" / "m", model, vocab)
+    info_text = (tmp_path / "new" / "folder" / "m.json").read_text(encoding="utf-8")
+    assert info_text.isascii() and info_text.endswith("}\n") and json.loads(info_text)["format"] == "rnnbook-charrnn-1"
+    loaded, vocab2, meta = load_checkpoint(path)
+    assert meta == {} and vocab2.chars == "aé\n"
+    for (name, p), q in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert q.dtype == torch.float32 and torch.equal(q, p.float()), name
