@@ -57,7 +57,7 @@ def test_write_js_defines_the_model_for_a_script_tag(tmp_path):
     text = path.read_text(encoding="ascii")
     assert path == tmp_path / "static" / "rnnbook_model.js"
     assert text.startswith("window.RNNBOOK_MODEL = {") and text.endswith("};\n") and text.isascii()
-    assert json.loads(text[len("window.RNNBOOK_MODEL = "):-2]) == spec
+    assert json.loads(text[len("window.RNNBOOK_MODEL = "):-2]) == spec and spec["default_prompt"] == "\n"
     with pytest.raises(ValueError, match="default prompt 'é'"):
         model_spec(tiny_model("gru"), VOCAB, default_prompt="é")
 

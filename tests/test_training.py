@@ -31,6 +31,11 @@ def test_lr_schedule_warms_up_then_decays():
     assert lr_at(cfg, 100, 1.0) == pytest.approx(1e-3)
     lrs = [lr_at(cfg, s, s / 100) for s in range(10, 101)]
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert lr_at(cfg, 200, 1.7) == pytest.approx(1e-3) and lr_at(cfg, 10, -0.5) == pytest.approx(1e-2)  # clamped
+    assert lr_at(cfg, 30, 0.25) == pytest.approx(1e-2 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi / 4))))
+    no_warmup = TrainConfig(steps=100, lr=1e-2, warmup=0, min_lr=0.0)
+    assert lr_at(no_warmup, 0, 0.0) == pytest.approx(1e-2) and lr_at(no_warmup, 100, 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert TrainConfig(steps=1, min_lr=1.0).min_lr == 1.0 and TrainConfig(budget=1e-9).budget == 1e-9
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(steps=1, budget=1.0), dict(steps=0), dict(budget=-1.0),
