@@ -53,9 +53,11 @@ def test_spec_round_trips_every_tensor_by_name_and_layout(cell, gates):
 
 def test_write_js_defines_the_model_for_a_script_tag(tmp_path):
     spec = model_spec(tiny_model("gru"), VOCAB)
-    path = write_js(spec, tmp_path / "static" / "rnnbook_model.js")
+    spec["vocab"][-1] = "é"  # a character outside ASCII, written as \u00e9
+    for _ in range(2):  # into new folders, then over the old file
+        path = write_js(spec, tmp_path / "_build" / "static" / "rnnbook_model.js")
     text = path.read_text(encoding="ascii")
-    assert path == tmp_path / "static" / "rnnbook_model.js"
+    assert path == tmp_path / "_build" / "static" / "rnnbook_model.js" and "\\u00e9" in text
     assert text.startswith("window.RNNBOOK_MODEL = {") and text.endswith("};\n") and text.isascii()
     assert json.loads(text[len("window.RNNBOOK_MODEL = "):-2]) == spec and spec["default_prompt"] == "\n"
     with pytest.raises(ValueError, match="default prompt 'é'"):
