@@ -149,6 +149,8 @@ def test_save_without_meta_into_a_new_folder_and_over_an_old_checkpoint(tmp_path
         path = save_checkpoint(tmp_path / "new" / "folder" / "m", model, vocab)
     info_text = (tmp_path / "new" / "folder" / "m.json").read_text(encoding="utf-8")
     assert info_text.isascii() and info_text.endswith("}\n") and json.loads(info_text)["format"] == "rnnbook-charrnn-1"
+    # the layout of the shipped model's JSON (one value per line), so that a new checkpoint diffs line by line
+    assert info_text == json.dumps(json.loads(info_text), indent=1) + "\n"
     loaded, vocab2, meta = load_checkpoint(path)
     assert meta == {} and vocab2.chars == "aé\n"
     for (name, p), q in zip(model.state_dict().items(), loaded.state_dict().values()):
