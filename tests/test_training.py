@@ -11,7 +11,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from rnnbook import training
 from rnnbook.data import CharVocab
 from rnnbook.models import CharRNN
-from rnnbook.training import TrainConfig, bf16_works, evaluate, lr_at, make_optimizer, train
+from rnnbook.training import TrainConfig, autocast, bf16_works, detach, evaluate, lr_at, make_optimizer, select_stream, train
 from tests.helpers import GradNorms
 
 TEXT = "the cat sat on the mat. " * 40
@@ -172,6 +172,48 @@ def test_bf16_works_needs_native_units_and_a_model_that_runs(monkeypatch):
 
     monkeypatch.setattr(model.rnn, "forward", refuse)
     assert bf16_works(model, cpu) is False  # the units, but a kernel that refuses bfloat16
+
+
+def test_bf16_works_asks_cuda_about_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)  # the CPU's answer is not asked
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert bf16_works(tiny("gru"), torch.device("cuda")) is False
+
+
+@pytest.mark.filterwarnings("ignore:CUDA is not available")
+def test_autocast_is_bfloat16_on_every_device_or_nothing():
+    for device in ("cpu", "cuda"):  # bfloat16 even where autocast would default to float16 (CUDA)
+        ctx = autocast(torch.device(device), True)
+        assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
+    assert not isinstance(autocast(torch.device("cpu"), False), torch.autocast)
+
+
+def test_select_stream_and_detach_keep_the_values():
+    h = torch.arange(24.0, requires_grad=True).view(2, 4, 3) * 1.0  # (layers, batch, hidden)
+    c = h + 100
+    assert torch.equal(select_stream(h, 1), h[:, 1:2]) and select_stream(h, 1).shape == (2, 1, 3)
+    assert [torch.equal(a, b[:, 0:1]) for a, b in zip(select_stream((h, c), 0), (h, c))] == [True, True]
+    assert detach(None) is None
+    d = detach((h, c))
+    assert isinstance(d, tuple) and all(torch.equal(a, b) and a.grad_fn is None for a, b in zip(d, (h, c)))
+    assert torch.equal(detach(h), h) and detach(h).grad_fn is None and h.grad_fn is not None
+
+
+def test_train_carries_the_state_from_chunk_to_chunk_detached():
+    ids = CharVocab.from_text(TEXT).encode(TEXT[:200])  # 2 streams of 99 characters: 7 chunks in the first epoch
+    model = tiny("lstm")
+    states, forward = [], model.forward
+
+    def recording(x, state=None):
+        states.append(state)
+        return forward(x, state)
+
+    model.forward = recording
+    train(model, ids, None, TrainConfig(steps=9, batch_size=2, seq_len=16, ema=0.0, precision="fp32"), progress=False)
+    assert len(states) == 9 and states[0] is None and states[7] is None  # each epoch starts from zeros ...
+    for state in states[1:7] + states[8:]:  # ... and every other chunk continues the state of the one before
+        assert isinstance(state, tuple) and state[0].shape == (1, 2, 16) and state[0].grad_fn is None
+        assert state[0].abs().sum() > 0
 
 
 def test_bf16_auto_follows_bf16_works(monkeypatch):
