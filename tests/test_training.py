@@ -36,6 +36,7 @@ def test_lr_schedule_warms_up_then_decays():
     no_warmup = TrainConfig(steps=100, lr=1e-2, warmup=0, min_lr=0.0)
     assert lr_at(no_warmup, 0, 0.0) == pytest.approx(1e-2) and lr_at(no_warmup, 100, 1.0) == pytest.approx(0.0, abs=1e-12)
     assert TrainConfig(steps=1, min_lr=1.0).min_lr == 1.0 and TrainConfig(budget=1e-9).budget == 1e-9
+    assert TrainConfig(steps=1, batch_size=1, seq_len=1, eval_every=1).eval_every == 1  # the smallest valid values
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(steps=1, budget=1.0), dict(steps=0), dict(budget=-1.0),
@@ -44,7 +45,8 @@ def test_lr_schedule_warms_up_then_decays():
                                     dict(steps=1, ema=-0.1), dict(steps=1, beta1=1.0), dict(steps=1, clip=0.0),
                                     dict(steps=1, clip=-1.0), dict(steps=1, weight_decay=-0.1),
                                     dict(steps=1, min_lr=1.5), dict(steps=1, min_lr=-0.1), dict(steps=1, warmup=-1),
-                                    dict(steps=1, seq_len=0), dict(steps=1, beta1=-0.1)])
+                                    dict(steps=1, seq_len=0), dict(steps=1, beta1=-0.1), dict(budget=0.0),
+                                    dict(steps=1, precision="BF16")])
 def test_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
         TrainConfig(**kwargs)
