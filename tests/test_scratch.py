@@ -61,6 +61,10 @@ def test_min_gru_equals_its_step_by_step_definition():
 def test_min_gru_rejects_mismatched_weights():
     with pytest.raises(ValueError, match="expected inputs"):
         min_gru(np.ones((5, 3)), np.ones((4, 2)), np.ones(4), np.ones((4, 2)), np.ones(4), np.ones(4))
+    with pytest.raises(ValueError, match="expected inputs"):  # W_zx and W_hx of different shapes
+        min_gru(np.ones((5, 3)), np.ones((4, 3)), np.ones(4), np.ones((2, 3)), np.ones(2), np.ones(4))
+    with pytest.raises(ValueError, match="expected inputs"):  # inputs not (T, D)
+        min_gru(np.ones(3), np.ones((4, 3)), np.ones(4), np.ones((4, 3)), np.ones(4), np.ones(4))
 
 
 # --- the Elman RNN: forward pass, loss and gradients (chapters 1 to 3) ---
