@@ -174,6 +174,20 @@ def test_bf16_works_needs_native_units_and_a_model_that_runs(monkeypatch):
 
     monkeypatch.setattr(model.rnn, "forward", refuse)
     assert bf16_works(model, cpu) is False  # the units, but a kernel that refuses bfloat16
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", refuse)
+    assert bf16_works(tiny("gru"), cpu) is False  # a torch that cannot tell: no
+
+
+def test_bf16_works_tries_a_step_under_bfloat16_autocast(monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    dtypes, real = [], torch.autocast
+
+    def recording(device_type, dtype=None, **kwargs):
+        dtypes.append(dtype)
+        return real(device_type, dtype=dtype, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", recording)
+    assert bf16_works(tiny("gru"), torch.device("cpu")) is True and dtypes == [torch.bfloat16]
 
 
 def test_bf16_works_asks_cuda_about_a_gpu(monkeypatch):
