@@ -23,13 +23,14 @@ KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 
 def main(globs: list[str]) -> int:
     justified = set(re.findall(r"`(rnnbook\.[^`]+__mutmut_\d+)`", Path("tests/MUTANTS.md").read_text(encoding="utf-8")))
-    score, unexplained = defaultdict(lambda: [0, 0, 0]), []
+    score, unexplained = defaultdict(lambda: [0, 0, 0, 0]), []
     for meta in sorted(Path("mutants/src/rnnbook").glob("*.py.meta")):
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
             if globs and not any(fnmatch.fnmatch(name, g) for g in globs):
                 continue
             module = name.split(".")[1]
             s = score[module]
+            s[3] += 1
             if code is None:
                 continue  # not run yet
             s[1] += 1
@@ -39,10 +40,10 @@ def main(globs: list[str]) -> int:
                 s[2] += 1
             else:
                 unexplained.append(f"{name} ({status_by_exit_code[code]})")
-    print("module        killed / run   (+ justified equivalents)   score")
-    for module, (killed, run, equivalent) in sorted(score.items()):
+    print("module        killed / run   (+ justified equivalents)   score                                  mutants run")
+    for module, (killed, run, equivalent, total) in sorted(score.items()):
         print(f"{module:12s} {killed:6d} / {run:<6d} (+ {equivalent:3d})  {100 * killed / max(run, 1):5.1f}% killed, "
-              f"{100 * (killed + equivalent) / max(run, 1):5.1f}% killed or justified")
+              f"{100 * (killed + equivalent) / max(run, 1):5.1f}% killed or justified   {run} of {total}")
     for line in unexplained:
         print("unexplained survivor:", line)
     return 1 if unexplained else 0
