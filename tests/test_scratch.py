@@ -280,3 +280,24 @@ def test_count_params_counts_every_entry():
     D, H, V = 3, 5, 7
     assert count_params(init_params(D, H, V)) == H * D + H * H + H + V * H + V == 87
     assert count_params({"a": np.zeros((2, 3)), "b": np.zeros(4)}) == 10 and count_params({}) == 0
+
+
+def test_scratch_keeps_the_precision_it_is_given():
+    """float32 in, float32 out (as in a float32 model); float64 anywhere makes the result float64."""
+    params, inputs, targets, h0 = random_problem(3, 4, 5, 6)
+    p32 = {k: v.astype(np.float32) for k, v in params.items()}
+    hs, ys = rnn_forward(p32, inputs.astype(np.float32), h0.astype(np.float32))
+    assert hs.dtype == ys.dtype == np.float32
+    assert rnn_forward(p32, inputs.astype(np.float32), h0)[0].dtype == np.float64  # a float64 h0 promotes
+    grads, dhs = rnn_backward(p32, inputs.astype(np.float32), h0.astype(np.float32), hs, np.ones((6, 5), np.float32))
+    assert all(g.dtype == np.float32 for g in grads.values())
+    a, b = np.full((5, 2), 0.5, np.float32), np.ones((5, 2), np.float32)
+    for scan in (linear_recurrence, parallel_scan):
+        assert scan(a, b, np.zeros(2, np.float32)).dtype == np.float32
+        assert scan(a, b, np.zeros(2)).dtype == np.float64 and scan(a, b.astype(np.float64), np.zeros(2, np.float32)).dtype == np.float64
+        assert scan(a.astype(np.float64), b, np.zeros(2, np.float32)).dtype == np.float64
+    rng = np.random.default_rng(0)  # mixed: float64 a and h0, float32 b: computed in float64 throughout
+    a64, b32 = rng.uniform(-1, 1, (9, 3)), rng.normal(size=(9, 3)).astype(np.float32)
+    np.testing.assert_allclose(parallel_scan(a64, b32, np.ones(3)), linear_recurrence(a64, b32, np.ones(3)), rtol=1e-12)
+    grads64, _ = rnn_backward(p32, inputs.astype(np.float32), h0.astype(np.float32), hs, np.ones((6, 5)))
+    assert all(g.dtype == np.float64 for g in grads64.values())  # float64 gradients of the loss are kept float64
