@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install book test unit lab-test notebooks site lab lab-sources clean
+.PHONY: install book test unit lab-test notebooks site lab lab-sources mutate clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,16 @@ test: unit lab-test notebooks book site  ## everything CI runs
 lab-sources:                        ## after editing a chapter: write its MyST in the form both JupyterLab and Sphinx resolve
 	python3 tools/lab_convert.py .
 
+# Mutation testing (not part of `make test`): the modules the book teaches, and the metrics and decoders of apps.
+MUTANTS ?= rnnbook.sampling.* rnnbook.scratch.* rnnbook.data.* rnnbook.training.* rnnbook.checkpoint.* \
+	rnnbook.jsmodel.* $(foreach f,f1_score bag_of_chars edit_distance char_error_rate perplexity ctc_collapse \
+	ctc_probability ctc_greedy_decode threshold_decode,rnnbook.apps.x_$(f)__mutmut_*) rnnbook.apps.xǁCharNGramǁ*
+mutate: install                     ## mutation testing: mutants/ holds the run; survivors must be killed or listed in tests/MUTANTS.md
+	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/mutmut run --max-children $${JOBS:-2} $(foreach g,$(MUTANTS),'$(g)') | tail -n 3
+	$(BIN)/python tests/mutation_report.py $(foreach g,$(MUTANTS),'$(g)')
+
 lab: install                        ## open the chapters in JupyterLab (MyST rendered by jupyterlab-myst)
 	$(BIN)/jupyter lab book/
 
 clean:
-	rm -rf _build
+	rm -rf _build mutants

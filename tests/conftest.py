@@ -14,6 +14,16 @@ def root() -> Path:
 CHROMIUM = "/usr/bin/chromium"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives Chromium (deselect with -m 'not browser', as `make mutate` does)")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium driven by Playwright (Playwright's own browser download does not work offline)."""

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from rnnbook import apps
 from rnnbook.apps import (ALPHABET, GENRES, MORSE, TEST_PLAYS, CharNGram, CTCRecognizer, Forecaster,
@@ -22,6 +23,7 @@ from rnnbook.apps import (ALPHABET, GENRES, MORSE, TEST_PLAYS, CharNGram, CTCRec
                           train_forecaster, windows)
 from rnnbook.data import CharVocab
 from rnnbook.models import CharRNN
+from tests.helpers import GradNorms
 
 PLAY = "HAMLET:\nTo be, or not to be,\nthat is the question.\n\nOPHELIA:\nGood my lord.\n\n"
 
@@ -152,6 +154,22 @@ def test_model_shapes():
     assert Forecaster(K=5)(torch.randn(4, 20, 1)).shape == (4, 5)
 
 
+def test_classifier_reads_out_the_mean_and_forecaster_the_last_state():
+    torch.manual_seed(0)
+    classifier = SequenceClassifier(10, 3).eval()
+    x = torch.randint(0, 10, (4, 7))
+    with torch.no_grad():
+        hs, _ = classifier.rnn(classifier.embed(x))  # (B, T, H), computed again outside the module
+        mean, last = classifier.head(hs.mean(1)), classifier.head(hs[:, -1])
+        assert torch.allclose(classifier(x), mean, atol=1e-6) and not torch.allclose(mean, last, atol=1e-3)
+    forecaster = Forecaster(K=5).eval()
+    z = torch.randn(4, 20, 1)
+    with torch.no_grad():
+        hs, _ = forecaster.rnn(z)
+        last, mean = forecaster.head(hs[:, -1]), forecaster.head(hs.mean(1))
+        assert torch.allclose(forecaster(z), last, atol=1e-6) and not torch.allclose(last, mean, atol=1e-3)
+
+
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_only_a_bidirectional_tagger_sees_the_future(bidirectional):
     torch.manual_seed(0)
@@ -182,6 +200,31 @@ def test_fit_lowers_the_loss_and_checks_its_arguments():
         fit(model, lambda step: model(x).sum(), steps=0, lr=0.1)
 
 
+def test_fit_clips_the_gradient_before_every_step():
+    torch.manual_seed(0)
+    model = nn.Linear(1, 1)
+    x = torch.randn(64, 1)
+    norms = GradNorms(model)
+    try:
+        fit(model, lambda step: ((model(x) - 30 * x) ** 2).mean(), steps=20, lr=0.1, clip=0.5)
+    finally:
+        norms.remove()
+    assert len(norms.raw) == 20 and min(norms.raw) > 0.5  # far from the target: every raw gradient is larger
+    assert norms.seen == pytest.approx([0.5] * 20, rel=1e-4)
+
+
+def test_fit_decays_the_learning_rate_linearly_to_a_tenth():
+    model = nn.Linear(1, 1)
+    lrs = []
+    handle = register_optimizer_step_pre_hook(
+        lambda opt, args, kwargs: lrs.append(opt.param_groups[0]["lr"]))
+    try:
+        fit(model, lambda step: model(torch.ones(1, 1)).sum(), steps=10, lr=0.2)
+    finally:
+        handle.remove()
+    assert lrs == pytest.approx([0.2 * (1 - 0.9 * s / 10) for s in range(10)])
+
+
 # ---------------------------------------------------------------------------------- metrics, baselines
 
 
@@ -190,6 +233,12 @@ def test_f1_score():
     assert f1_score(target, target) == 1.0
     assert f1_score(torch.zeros_like(target), target) == 0.0
     assert f1_score(torch.tensor([1, 0, 1, 0, 0]), target) == pytest.approx(2 * 1 / (2 * 1 + 1 + 2))
+    # the same pair scored for class 0: tp = 1 (position 3), fp = 2 (positions 1, 4), fn = 1 (position 2)
+    assert f1_score(torch.tensor([1, 0, 1, 0, 0]), target, positive=0) == pytest.approx(2 * 1 / (2 * 1 + 2 + 1))
+    negatives = torch.zeros(6, dtype=torch.long)  # no positives predicted and none true: 0 for class 1, 1 for class 0
+    assert f1_score(negatives, negatives) == 0.0 and f1_score(negatives, negatives, positive=0) == 1.0
+    tags = torch.tensor([2, 2, 1, 0])  # three classes: only `positive` counts as positive
+    assert f1_score(torch.tensor([2, 1, 1, 1]), tags, positive=2) == pytest.approx(2 / (2 + 0 + 1))
     with pytest.raises(ValueError):
         f1_score(target[:3], target)
 
@@ -305,9 +354,11 @@ def test_ctc_probability_matches_ctc_loss_and_sums_to_one():
 
 
 def test_ctc_greedy_decode():
-    best = torch.tensor([[0, 2, 2, 0, 1, 3, 3, 0], [4, 0, 4, 0, 0, 0, 0, 0]])  # classes per frame
+    best = torch.tensor([[0, 2, 2, 0, 1, 3, 3, 0], [4, 0, 4, 5, 5, 0, 2, 0]])  # classes per frame
     logits = nn.functional.one_hot(best, len(ALPHABET) + 1).float()
-    assert ctc_greedy_decode(logits, torch.tensor([8, 3])) == ["A B", "CC"]
+    assert ctc_greedy_decode(logits, torch.tensor([8, 3])) == ["A B", "CC"]  # the frames after 3 are padding
+    assert ctc_greedy_decode(logits, torch.tensor([8, 8])) == ["A B", "CCDA"]
+    assert ctc_greedy_decode(logits, torch.tensor([5, 0])) == ["A ", ""]
 
 
 def test_threshold_decoder_reads_clean_signals():

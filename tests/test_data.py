@@ -1,5 +1,7 @@
 """Tests of rnnbook.data: the Shakespeare text, the vocabulary, and batching."""
 
+import re
+
 import pytest
 import torch
 
@@ -47,8 +49,16 @@ def test_clean_play_keeps_speakers_and_lines_and_drops_markup():
                     "HECATE:\nWell done.\n\n")
 
 
-def test_clean_play_is_deterministic():
-    assert clean_play(PLAY) == clean_play(PLAY)
+def test_clean_play_keeps_every_speech_of_a_real_play_and_no_markup():
+    markdown = play_paths()["macbeth"].read_text(encoding="utf-8")
+    text = clean_play(markdown)
+    speakers = re.findall(r"^\*\*(.+?)\*\*\s*$", markdown, flags=re.M)  # every speech in the Markdown, in order
+    blocks = text.split("\n\n")
+    assert blocks[-1] == "" and len(speakers) == len(blocks) - 1 == 649
+    assert [b.split("\n")[0] for b in blocks[:-1]] == [f"{s.strip()}:" for s in speakers]
+    assert all(len(b.split("\n")) >= 2 for b in blocks[:-1])  # a name, then what is said
+    assert not set("*_#[]\\\u2014\u2019") & set(text)
+    assert text.startswith("First Witch:\nWhen shall we three meet again\nIn thunder, lightning, or in rain?\n\n")
 
 
 @pytest.fixture(scope="module")

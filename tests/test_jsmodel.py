@@ -1,5 +1,7 @@
 """The JavaScript sampler (book/_static/sampler.js) computes what rnnbook.sampling computes, in a real browser."""
 
+import json
+import math
 import shutil
 from pathlib import Path
 
@@ -26,12 +28,40 @@ def tiny_model(cell: str, seed: int = 0) -> CharRNN:
     return model
 
 
-def test_spec_round_trips_the_weights():
-    model = tiny_model("lstm")
-    spec = model_spec(model, VOCAB)
-    assert spec["cell"] == "lstm" and spec["vocab"] == list(VOCAB.chars) and spec["num_layers"] == 2
-    np.testing.assert_array_equal(decode(spec["tensors"]["embed"], (len(VOCAB), 8)), model.embed.weight.detach().numpy())
-    np.testing.assert_array_equal(decode(spec["tensors"]["layers"][1]["W_hh"], (64, 16)), model.rnn.weight_hh_l1.detach().numpy())
+@pytest.mark.parametrize("cell, gates", [("rnn", 1), ("lstm", 4), ("gru", 3)])
+def test_spec_round_trips_every_tensor_by_name_and_layout(cell, gates):
+    """Every tensor of the state dict is in the spec once, under the name and (rows, columns) the sampler reads."""
+    model = tiny_model(cell)
+    spec = model_spec(model, VOCAB, default_prompt="A")
+    V, E, H = len(VOCAB), 8, 16
+    assert spec["cell"] == cell and spec["vocab"] == list(VOCAB.chars) and spec["default_prompt"] == "A"
+    assert (spec["embed_dim"], spec["hidden_size"], spec["num_layers"]) == (E, H, 2)
+    tensors = spec["tensors"]
+    expected = {"embed.weight": (tensors["embed"], (V, E)), "head.weight": (tensors["W_out"], (V, H)),
+                "head.bias": (tensors["b_out"], (V,))}
+    for k, layer in enumerate(tensors["layers"]):
+        assert sorted(layer) == ["W_hh", "W_ih", "b_hh", "b_ih"]
+        expected.update({f"rnn.weight_ih_l{k}": (layer["W_ih"], (gates * H, E if k == 0 else H)),
+                         f"rnn.weight_hh_l{k}": (layer["W_hh"], (gates * H, H)),
+                         f"rnn.bias_ih_l{k}": (layer["b_ih"], (gates * H,)),
+                         f"rnn.bias_hh_l{k}": (layer["b_hh"], (gates * H,))})
+    state = model.state_dict()
+    assert sorted(expected) == sorted(state)
+    for name, (b64, shape) in expected.items():
+        np.testing.assert_array_equal(decode(b64, shape), state[name].numpy(), err_msg=name)
+
+
+def test_write_js_defines_the_model_for_a_script_tag(tmp_path):
+    spec = model_spec(tiny_model("gru"), VOCAB)
+    spec["vocab"][-1] = "é"  # a character outside ASCII, written as \u00e9
+    for _ in range(2):  # into new folders, then over the old file
+        path = write_js(spec, tmp_path / "_build" / "static" / "rnnbook_model.js")
+    text = path.read_text(encoding="ascii")
+    assert path == tmp_path / "_build" / "static" / "rnnbook_model.js" and "\\u00e9" in text
+    assert text.startswith("window.RNNBOOK_MODEL = {") and text.endswith("};\n") and text.isascii()
+    assert json.loads(text[len("window.RNNBOOK_MODEL = "):-2]) == spec and spec["default_prompt"] == "\n"
+    with pytest.raises(ValueError, match="default prompt 'é'"):
+        model_spec(tiny_model("gru"), VOCAB, default_prompt="é")
 
 
 def test_spec_rejects_a_vocabulary_of_another_size():
@@ -78,6 +108,21 @@ def test_filtered_distribution_matches_python(browser, tmp_path):
         js = page.evaluate("([l, t, k, p]) => Array.from(window.rnnbookSampler.filteredProbs(l, t, k, p))",
                            [logits.tolist(), temperature, top_k, top_p])
         np.testing.assert_allclose(js, filter_probs(logits, temperature, top_k, top_p).numpy(), atol=1e-12)
+
+
+def test_top_p_boundary_matches_python(browser, tmp_path):
+    """Fixed logits with exact probabilities (four of 1/4, the rest 0): the JS rule is pinned at the boundary."""
+    page = js_page(browser, tmp_path, tiny_model("gru"))
+    logits = torch.full((len(VOCAB),), -1e9, dtype=torch.float64)
+    logits[[3, 10, 20, 40]] = 0.0
+    cases = [(0.25, 1), (0.5, 2), (0.75, 3), (math.nextafter(0.25, 1), 2), (math.nextafter(0.5, 1), 3),
+             (math.nextafter(0.5, 0), 2)]  # (top_p, characters kept): kept iff the mass ranked before is < top_p
+    for top_p, kept in cases:
+        js = np.array(page.evaluate("([l, p]) => Array.from(window.rnnbookSampler.filteredProbs(l, 1, null, p))",
+                                    [logits.tolist(), top_p]))
+        python = filter_probs(logits, 1.0, None, top_p).numpy()
+        assert np.count_nonzero(python) == np.count_nonzero(js) == kept, top_p
+        np.testing.assert_array_equal(js, python)
 
 
 def test_seeded_sampling_is_deterministic_and_seed_dependent(browser, tmp_path):

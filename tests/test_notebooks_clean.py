@@ -20,8 +20,11 @@ def toc_files() -> list[str]:
     return files
 
 
-def test_there_are_notebooks():
-    assert len(NOTEBOOKS) >= 1
+def test_the_notebooks_are_the_chapters_and_the_training_notes():
+    assert [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS] == [
+        "book/01_structure.ipynb", "book/02_unrolling.ipynb", "book/03_bptt.ipynb", "book/04_text_generation.ipynb",
+        "book/05a_scoring_classifying.ipynb", "book/05b_labelling_forecasting.ipynb",
+        "book/05c_ctc_transcription.ipynb", "book/06_outlook.ipynb", "book/training_notes.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -11,7 +11,7 @@ from rnnbook.scratch import (
     gru_forward, init_params, log_softmax, lstm_forward, numerical_grads, relative_error, rnn_backward, rnn_forward,
     rnn_loss_and_grads,
 )
-from rnnbook.scratch import linear_recurrence, min_gru, parallel_scan, sigmoid
+from rnnbook.scratch import count_params, linear_recurrence, min_gru, parallel_scan, sigmoid, softmax
 
 
 @pytest.mark.parametrize("T", [1, 2, 3, 8, 13, 64, 1000])
@@ -61,6 +61,10 @@ def test_min_gru_equals_its_step_by_step_definition():
 def test_min_gru_rejects_mismatched_weights():
     with pytest.raises(ValueError, match="expected inputs"):
         min_gru(np.ones((5, 3)), np.ones((4, 2)), np.ones(4), np.ones((4, 2)), np.ones(4), np.ones(4))
+    with pytest.raises(ValueError, match="expected inputs"):  # W_zx and W_hx of different shapes
+        min_gru(np.ones((5, 3)), np.ones((4, 3)), np.ones(4), np.ones((2, 3)), np.ones(2), np.ones(4))
+    with pytest.raises(ValueError, match="expected inputs"):  # inputs not (T, D)
+        min_gru(np.ones(3), np.ones((4, 3)), np.ones(4), np.ones((4, 3)), np.ones(4), np.ones(4))
 
 
 # --- the Elman RNN: forward pass, loss and gradients (chapters 1 to 3) ---
@@ -261,3 +265,39 @@ def test_gated_forward_rejects_bad_input():
         gru_forward({k: v for k, v in p_gru.items() if k != "b_hh"}, x, h)
     with pytest.raises(ValueError, match=r"params\['b_hx'\] has shape"):
         lstm_forward(dict(p_lstm, b_hx=p_lstm["b_hx"][:4]), x, h, h)
+
+
+def test_softmax_is_torchs_and_does_not_overflow():
+    logits = np.array([[1.0, 2.0, 3.0, -1.0], [1000.0, 1001.0, 999.0, -1000.0]])
+    p = softmax(logits)
+    np.testing.assert_allclose(p, torch.softmax(torch.from_numpy(logits), -1).numpy(), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(np.log(p[0]), log_softmax(logits)[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(softmax(np.zeros(4)), 0.25)  # one axis too
+
+
+def test_count_params_counts_every_entry():
+    D, H, V = 3, 5, 7
+    assert count_params(init_params(D, H, V)) == H * D + H * H + H + V * H + V == 87
+    assert count_params({"a": np.zeros((2, 3)), "b": np.zeros(4)}) == 10 and count_params({}) == 0
+
+
+def test_scratch_keeps_the_precision_it_is_given():
+    """float32 in, float32 out (as in a float32 model); float64 anywhere makes the result float64."""
+    params, inputs, targets, h0 = random_problem(3, 4, 5, 6)
+    p32 = {k: v.astype(np.float32) for k, v in params.items()}
+    hs, ys = rnn_forward(p32, inputs.astype(np.float32), h0.astype(np.float32))
+    assert hs.dtype == ys.dtype == np.float32
+    assert rnn_forward(p32, inputs.astype(np.float32), h0)[0].dtype == np.float64  # a float64 h0 promotes
+    grads, dhs = rnn_backward(p32, inputs.astype(np.float32), h0.astype(np.float32), hs, np.ones((6, 5), np.float32))
+    assert all(g.dtype == np.float32 for g in grads.values())
+    a, b = np.full((5, 2), 0.5, np.float32), np.ones((5, 2), np.float32)
+    for scan in (linear_recurrence, parallel_scan):
+        assert scan(a, b, np.zeros(2, np.float32)).dtype == np.float32
+        assert scan(a, b, np.zeros(2)).dtype == np.float64 and scan(a, b.astype(np.float64), np.zeros(2, np.float32)).dtype == np.float64
+        assert scan(a.astype(np.float64), b, np.zeros(2, np.float32)).dtype == np.float64
+    rng = np.random.default_rng(0)  # mixed: float64 a and h0, float32 b: computed in float64 throughout
+    a64, b32 = rng.uniform(-1, 1, (9, 3)), rng.normal(size=(9, 3)).astype(np.float32)
+    np.testing.assert_allclose(parallel_scan(a64, b32, np.ones(3)), linear_recurrence(a64, b32, np.ones(3)), rtol=1e-12)
+    grads64, _ = rnn_backward(p32, inputs.astype(np.float32), h0.astype(np.float32), hs, np.ones((6, 5)))
+    assert all(g.dtype == np.float64 for g in grads64.values())  # float64 gradients of the loss are kept float64

@@ -1,15 +1,19 @@
 """Tests of rnnbook.training: the schedule, evaluation on the whole text, and a short reproducible run."""
 
 import math
+import random
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
+from rnnbook import training
 from rnnbook.data import CharVocab
 from rnnbook.models import CharRNN
-from rnnbook.training import TrainConfig, bf16_works, evaluate, evaluate_windows, lr_at, train
+from rnnbook.training import (TrainConfig, autocast, bf16_works, detach, evaluate, evaluate_windows, lr_at, make_optimizer,
+                              select_stream, train)
+from tests.helpers import GradNorms
 
 TEXT = "the cat sat on the mat. " * 40
 
@@ -28,16 +32,84 @@ def test_lr_schedule_warms_up_then_decays():
     assert lr_at(cfg, 100, 1.0) == pytest.approx(1e-3)
     lrs = [lr_at(cfg, s, s / 100) for s in range(10, 101)]
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert lr_at(cfg, 200, 1.7) == pytest.approx(1e-3) and lr_at(cfg, 10, -0.5) == pytest.approx(1e-2)  # clamped
+    assert lr_at(cfg, 30, 0.25) == pytest.approx(1e-2 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi / 4))))
+    no_warmup = TrainConfig(steps=100, lr=1e-2, warmup=0, min_lr=0.0)
+    assert lr_at(no_warmup, 0, 0.0) == pytest.approx(1e-2) and lr_at(no_warmup, 100, 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert TrainConfig(steps=1, min_lr=1.0).min_lr == 1.0 and TrainConfig(budget=1e-9).budget == 1e-9
+    assert TrainConfig(steps=1, batch_size=1, seq_len=1, eval_every=1).eval_every == 1  # the smallest valid values
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(steps=1, budget=1.0), dict(steps=0), dict(budget=-1.0),
                                     dict(steps=1, precision="fp16"), dict(steps=1, lr=0.0),
                                     dict(steps=1, batch_size=0), dict(steps=1, eval_every=0), dict(steps=1, ema=1.0),
-                                    dict(steps=1, ema=-0.1), dict(steps=1, beta1=1.0),
-                                    dict(steps=1, beta2=1.0), dict(steps=1, clip=-1.0), dict(steps=1, batching="bptt")])
+                                    dict(steps=1, ema=-0.1), dict(steps=1, beta1=1.0), dict(steps=1, beta2=1.0),
+                                    dict(steps=1, clip=-1.0), dict(steps=1, weight_decay=-0.1), dict(steps=1, batching="bptt"),
+                                    dict(steps=1, min_lr=1.5), dict(steps=1, min_lr=-0.1), dict(steps=1, warmup=-1),
+                                    dict(steps=1, seq_len=0), dict(steps=1, beta1=-0.1), dict(budget=0.0),
+                                    dict(steps=1, precision="BF16")])
 def test_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
         TrainConfig(**kwargs)
+
+
+def test_clip_zero_means_no_clipping():
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    model = tiny()
+    norms = GradNorms(model)
+    try:
+        train(model, ids, None, TrainConfig(steps=4, batch_size=4, seq_len=8, clip=0, ema=0.0, precision="fp32"),
+              progress=False)
+    finally:
+        norms.remove()
+    assert len(norms.seen) == 4 and max(norms.raw) > 0.05
+    assert norms.seen == pytest.approx(norms.raw, rel=1e-6)  # every update saw the raw gradient
+
+
+def test_train_clips_the_gradient_before_every_step():
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    model = tiny()
+    norms = GradNorms(model)
+    try:
+        train(model, ids, None, TrainConfig(steps=8, batch_size=4, seq_len=8, clip=0.05, ema=0.0, precision="fp32"),
+              progress=False)
+    finally:
+        norms.remove()
+    assert len(norms.seen) == len(norms.raw) == 8
+    assert max(norms.raw) > 0.05  # the clip had something to do ...
+    for raw, seen in zip(norms.raw, norms.seen):  # ... and every update saw min(raw, clip)
+        assert seen == pytest.approx(min(raw, 0.05), rel=1e-4)
+
+
+def test_make_optimizer_decays_the_matrices_only():
+    model = tiny("lstm")
+    cfg = TrainConfig(steps=1, lr=3e-3, beta1=0.5, weight_decay=0.2)
+    opt = make_optimizer(model, cfg)
+    names = {id(p): n for n, p in model.named_parameters()}
+    decay, other = opt.param_groups
+    assert sorted(names[id(p)] for p in decay["params"]) == ["head.weight", "rnn.weight_hh_l0", "rnn.weight_ih_l0"]
+    assert sorted(names[id(p)] for p in other["params"]) == ["embed.weight", "head.bias", "rnn.bias_hh_l0",
+                                                              "rnn.bias_ih_l0"]
+    assert decay["weight_decay"] == 0.2 and other["weight_decay"] == 0.0
+    assert all(g["lr"] == 3e-3 and g["betas"] == (0.5, 0.99) for g in opt.param_groups)
+
+
+def test_epochs_after_the_first_start_at_a_random_offset(monkeypatch):
+    offsets = []
+
+    def recording(ids, batch_size, seq_len, offset=0):
+        offsets.append(offset)
+        return stream_batches(ids, batch_size, seq_len, offset)
+
+    stream_batches = training.stream_batches
+    monkeypatch.setattr(training, "stream_batches", recording)
+    ids = CharVocab.from_text(TEXT).encode(TEXT[:200])  # 2 streams of 99 characters: 7 chunks of 16 per epoch
+    train(tiny(), ids, None, TrainConfig(steps=60, batch_size=2, seq_len=16, seed=5, ema=0.0, precision="fp32"),
+          progress=False)
+    rng = random.Random(5)
+    assert len(offsets) >= 8 and offsets[0] == 0
+    assert offsets[1:] == [rng.randrange(16) for _ in offsets[1:]]
+    assert len(set(offsets)) > 3 and all(0 <= o < 16 for o in offsets)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -49,9 +121,22 @@ def test_evaluate_predicts_every_character_once_with_state_carried(cell):
         logits, _ = model(ids[None, :-1])
         reference = F.cross_entropy(logits[0], ids[1:]).item()
     assert evaluate(model, ids, batch_size=1, seq_len=7) == pytest.approx(reference, rel=1e-5)
-    # 5 streams: each starts from a zero state once, so the loss differs a little, not a lot
-    batched = evaluate(model, ids, batch_size=5, seq_len=7)
-    assert batched == pytest.approx(reference, rel=0.05) and batched != reference
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_batched_evaluate_equals_the_streams_read_by_hand(cell):
+    vocab = CharVocab.from_text(TEXT)
+    model = tiny(cell).eval()
+    ids = vocab.encode(TEXT[:209])  # 208 predictions: 5 streams of 41, and a tail of 3 that continues the last stream
+    n = 41
+    total = 0.0
+    with torch.no_grad():
+        for b in range(5):  # each stream from a zero state, in one piece; the last one runs on into the tail
+            end = (b + 1) * n if b < 4 else len(ids) - 1
+            logits, _ = model(ids[b * n:end][None])
+            total += F.cross_entropy(logits[0], ids[b * n + 1:end + 1], reduction="sum").item()
+    assert evaluate(model, ids, batch_size=5, seq_len=7) == pytest.approx(total / 208, rel=1e-5)
+    assert evaluate(model, ids, batch_size=5, seq_len=100) == pytest.approx(total / 208, rel=1e-5)
 
 
 def test_evaluate_windows_scores_every_character_once_with_half_a_window_of_context():
@@ -134,19 +219,98 @@ def test_training_stops_at_the_budget():
     assert 1.0 <= result["train_seconds"] < 3.0 and result["steps"] > 1 and "val_loss" not in result
 
 
-def test_bf16_auto_falls_back_cleanly():
+def test_bf16_works_needs_native_units_and_a_model_that_runs(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert bf16_works(tiny("gru"), cpu) is False  # no bfloat16 units: never
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    model = tiny("gru")
+    assert bf16_works(model, cpu) is True  # the units, and the model trains under autocast
+    assert all(p.grad is None for p in model.parameters())  # the trial step ran on a copy
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("no bfloat16 kernel")
+
+    monkeypatch.setattr(model.rnn, "forward", refuse)
+    assert bf16_works(model, cpu) is False  # the units, but a kernel that refuses bfloat16
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", refuse)
+    assert bf16_works(tiny("gru"), cpu) is False  # a torch that cannot tell: no
+
+
+def test_bf16_works_tries_a_step_under_bfloat16_autocast(monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    dtypes, real = [], torch.autocast
+
+    def recording(device_type, dtype=None, **kwargs):
+        dtypes.append(dtype)
+        return real(device_type, dtype=dtype, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", recording)
+    assert bf16_works(tiny("gru"), torch.device("cpu")) is True and dtypes == [torch.bfloat16]
+
+
+def test_bf16_works_asks_cuda_about_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)  # the CPU's answer is not asked
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert bf16_works(tiny("gru"), torch.device("cuda")) is False
+
+
+@pytest.mark.filterwarnings("ignore:CUDA is not available")
+def test_autocast_is_bfloat16_on_every_device_or_nothing():
+    for device in ("cpu", "cuda"):  # bfloat16 even where autocast would default to float16 (CUDA)
+        ctx = autocast(torch.device(device), True)
+        assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
+    assert not isinstance(autocast(torch.device("cpu"), False), torch.autocast)
+
+
+def test_select_stream_and_detach_keep_the_values():
+    h = torch.arange(24.0, requires_grad=True).view(2, 4, 3) * 1.0  # (layers, batch, hidden)
+    c = h + 100
+    assert torch.equal(select_stream(h, 1), h[:, 1:2]) and select_stream(h, 1).shape == (2, 1, 3)
+    assert [torch.equal(a, b[:, 0:1]) for a, b in zip(select_stream((h, c), 0), (h, c))] == [True, True]
+    assert detach(None) is None
+    d = detach((h, c))
+    assert isinstance(d, tuple) and all(torch.equal(a, b) and a.grad_fn is None for a, b in zip(d, (h, c)))
+    assert torch.equal(detach(h), h) and detach(h).grad_fn is None and h.grad_fn is not None
+
+
+def test_train_carries_the_state_from_chunk_to_chunk_detached():
+    ids = CharVocab.from_text(TEXT).encode(TEXT[:200])  # 2 streams of 99 characters: 7 chunks in the first epoch
     model = tiny("lstm")
-    works = bf16_works(model, torch.device("cpu"))
-    assert isinstance(works, bool)
-    ids = CharVocab.from_text(TEXT).encode(TEXT)
-    result = train(model, ids, ids, TrainConfig(steps=2, batch_size=2, seq_len=8), progress=False)
-    assert result["bf16"] == works and math.isfinite(result["val_loss"])
+    states, forward = [], model.forward
+
+    def recording(x, state=None):
+        states.append(state)
+        return forward(x, state)
+
+    model.forward = recording
+    train(model, ids, None, TrainConfig(steps=9, batch_size=2, seq_len=16, ema=0.0, precision="fp32"), progress=False)
+    assert len(states) == 9 and states[0] is None and states[7] is None  # each epoch starts from zeros ...
+    for state in states[1:7] + states[8:]:  # ... and every other chunk continues the state of the one before
+        assert isinstance(state, tuple) and state[0].shape == (1, 2, 16) and state[0].grad_fn is None
+        assert state[0].abs().sum() > 0
 
 
-def test_forced_bf16_autocast_trains():
+def test_bf16_auto_follows_bf16_works(monkeypatch):
     ids = CharVocab.from_text(TEXT).encode(TEXT)
-    result = train(tiny("gru"), ids, ids, TrainConfig(steps=3, batch_size=2, seq_len=8, precision="bf16"), progress=False)
-    assert result["bf16"] is True and math.isfinite(result["val_loss"])
+    for works in (False, True):
+        monkeypatch.setattr(training, "bf16_works", lambda model, device: works)
+        result = train(tiny("gru"), ids, None, TrainConfig(steps=1, batch_size=2, seq_len=8), progress=False)
+        assert result["bf16"] is works and math.isfinite(result["train_loss"])
+
+
+def test_forced_bf16_autocast_computes_in_bfloat16():
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        model = tiny("gru")
+        seen = []
+        model.head.register_forward_hook(lambda m, args, out: seen.append(out.dtype))
+        result = train(model, ids, ids, TrainConfig(steps=3, batch_size=2, seq_len=8, precision=precision), progress=False)
+        assert result["bf16"] is (precision == "bf16") and math.isfinite(result["val_loss"])
+        assert set(seen) == {dtype}  # training and evaluation alike
+    model = tiny("gru")
+    fp32, bf16 = evaluate(model, ids), evaluate(model, ids, bf16=True)
+    assert fp32 != bf16 and bf16 == pytest.approx(fp32, abs=0.02)  # rounded, not wrong
 
 
 def test_eval_every_keeps_the_best_weights():

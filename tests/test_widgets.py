@@ -4,7 +4,7 @@ import torch
 
 from rnnbook.data import CharVocab
 from rnnbook.models import CharRNN
-from rnnbook.sampling import generate
+from rnnbook.sampling import generate, next_char_probs
 from rnnbook.widgets import bars_html, samples_table, sampler
 
 VOCAB = CharVocab.from_text("abcde \n:")
@@ -33,6 +33,10 @@ def test_chart_follows_the_settings():
     panel.top_k.value = 0
     panel.top_p.value = 1.0
     assert panel.chart.value == full
+    for t in (0.3, 1.7):  # the chart draws the distribution at the slider's temperature
+        panel.temperature.value = t
+        assert panel.chart.value == bars_html(next_char_probs(panel.model, VOCAB, "ab", temperature=t), VOCAB)
+        assert panel.chart.value != full
 
 
 def test_unknown_prompt_characters_are_reported_and_skipped():

@@ -112,7 +112,7 @@ def sample_chars(model: nn.Module, vocab: CharVocab, prompt: str = "", length: i
     if len(vocab) != model.head.out_features:
         raise ValueError(f"vocabulary of {len(vocab)} characters, but the model predicts {model.head.out_features}")
     ids = _start_ids(vocab, prompt, unknown)
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None  # int(): NumPy integers too
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
