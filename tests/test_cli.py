@@ -104,7 +104,7 @@ BAD = [
         lambda d: f"{d / 'other.json'}: 23 characters in the vocabulary, vocab_size=24"),
     bad("unknown-character", sample, lambda d: [d / "tiny", "--prompt", "Zounds"],
         lambda d: "character 'Z' (U+005A) at position 0 is not in the vocabulary of 24 characters; pass "
-                  "unknown='skip' or unknown='replace' to accept it"),
+                  "unknown='skip' or unknown='replace' (on the command line --unknown skip or replace) to accept it"),
     bad("temperature", sample, lambda d: ["--temperature", "-1"],
         lambda d: "temperature=-1.0: valid temperatures are finite numbers >= 0 (0 is greedy)"),
     bad("top-p", sample, lambda d: ["--top-p", "1.5"],

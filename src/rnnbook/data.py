@@ -143,7 +143,8 @@ class CharVocab:
                 c = text[pos]
                 raise ValueError(
                     f"character {c!r} (U+{ord(c):04X}) at position {pos} is not in the vocabulary of "
-                    f"{len(self)} characters; pass unknown='skip' or unknown='replace' to accept it"
+                    f"{len(self)} characters; pass unknown='skip' or unknown='replace' "
+                    "(on the command line --unknown skip or replace) to accept it"
                 )
             ids = ids[~bad] if unknown == "skip" else np.where(bad, self.index[replacement], ids)
         return torch.from_numpy(ids)
