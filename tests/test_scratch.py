@@ -301,3 +301,34 @@ def test_scratch_keeps_the_precision_it_is_given():
     np.testing.assert_allclose(parallel_scan(a64, b32, np.ones(3)), linear_recurrence(a64, b32, np.ones(3)), rtol=1e-12)
     grads64, _ = rnn_backward(p32, inputs.astype(np.float32), h0.astype(np.float32), hs, np.ones((6, 5)))
     assert all(g.dtype == np.float64 for g in grads64.values())  # float64 gradients of the loss are kept float64
+
+
+@pytest.mark.parametrize("wide", ["a", "b", "h0"])
+def test_scans_compute_in_the_widest_precision_of_their_inputs(wide):
+    """One input float64, the others float32: every step is computed in float64, as on float64 copies."""
+    rng = np.random.default_rng(1)
+    args = {"a": rng.uniform(0.5, 1.0, (37, 3)), "b": rng.normal(size=(37, 3)), "h0": rng.normal(size=3)}
+    mixed = {k: v if k == wide else v.astype(np.float32) for k, v in args.items()}
+    a, b, h0 = (mixed[k].astype(np.float64) for k in ("a", "b", "h0"))
+    exact = np.zeros((37, 3))
+    exact[0] = a[0] * h0 + b[0]
+    for t in range(1, 37):
+        exact[t] = a[t] * exact[t - 1] + b[t]
+    for scan in (linear_recurrence, parallel_scan):
+        out = scan(**mixed)
+        assert out.dtype == np.float64
+        np.testing.assert_allclose(out, exact, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("wide", ["W_hx", "W_hh", "b_h", "inputs", "h0"])
+def test_rnn_forward_computes_in_the_widest_precision_of_its_inputs(wide):
+    """One input of the recurrence float64, the others float32: the states are those of float64 copies."""
+    params, inputs, _, h0 = random_problem(3, 4, 5, 12)
+    arrays = dict(params, inputs=inputs, h0=h0)
+    mixed = {k: v if k == wide else v.astype(np.float32) for k, v in arrays.items()}
+    wide64 = {k: v.astype(np.float64) for k, v in mixed.items()}
+    hs, ys = rnn_forward({k: mixed[k] for k in params}, mixed["inputs"], mixed["h0"])
+    hs64, ys64 = rnn_forward({k: wide64[k] for k in params}, wide64["inputs"], wide64["h0"])
+    assert hs.dtype == np.float64 and ys.dtype == np.float64
+    np.testing.assert_allclose(hs, hs64, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ys, ys64, rtol=1e-6, atol=1e-6)  # the head itself is float32 here

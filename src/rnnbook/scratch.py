@@ -54,8 +54,10 @@ def rnn_forward(
     """Run an Elman RNN over inputs (T, D) from h0 (H,); return hidden states (T, H) and logits (T, V)."""
     T, D, H, V = check_shapes(params, inputs, h0)
     W_hx, W_hh, b_h, W_yh, b_y = (params[k] for k in PARAM_KEYS)
-    hs = np.zeros((T, H), dtype=np.result_type(W_hh, inputs, h0))
-    h = h0
+    dtype = np.result_type(W_hx, W_hh, b_h, inputs, h0)  # the widest precision among the inputs of the recurrence
+    W_hx, W_hh, b_h = (np.asarray(w, dtype=dtype) for w in (W_hx, W_hh, b_h))
+    hs = np.zeros((T, H), dtype=dtype)
+    h = h0  # W_hh @ h is computed in dtype
     for t in range(T):
         h = activation(W_hx @ inputs[t] + W_hh @ h + b_h)  # h_t = f(W_hx x_t + W_hh h_{t-1} + b_h)
         hs[t] = h
@@ -87,7 +89,7 @@ def linear_recurrence(a: np.ndarray, b: np.ndarray, h0: np.ndarray) -> np.ndarra
     """h_t = a_t * h_{t-1} + b_t (elementwise), one step after another: a, b (T, H), h0 (H,) -> states (T, H)."""
     _check_linear_recurrence(a, b, h0)
     hs = np.zeros(np.shape(a), dtype=np.result_type(a, b, h0))
-    h = h0
+    h = np.asarray(h0, dtype=hs.dtype)  # every step in the widest precision of the inputs
     for t in range(len(a)):
         h = a[t] * h + b[t]
         hs[t] = h
