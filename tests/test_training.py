@@ -53,28 +53,27 @@ def test_config_rejects_bad_values(kwargs):
         TrainConfig(**kwargs)
 
 
-def test_clip_zero_means_no_clipping():
+def train_recording_grad_norms(steps: int, clip: float) -> GradNorms:
+    """Train a tiny model for `steps` updates; the gradient norms as backward left them and as each update saw them."""
     ids = CharVocab.from_text(TEXT).encode(TEXT)
     model = tiny()
     norms = GradNorms(model)
     try:
-        train(model, ids, None, TrainConfig(steps=4, batch_size=4, seq_len=8, clip=0, ema=0.0, precision="fp32"),
+        train(model, ids, None, TrainConfig(steps=steps, batch_size=4, seq_len=8, clip=clip, ema=0.0, precision="fp32"),
               progress=False)
     finally:
         norms.remove()
+    return norms
+
+
+def test_clip_zero_means_no_clipping():
+    norms = train_recording_grad_norms(4, clip=0)
     assert len(norms.seen) == 4 and max(norms.raw) > 0.05
     assert norms.seen == pytest.approx(norms.raw, rel=1e-6)  # every update saw the raw gradient
 
 
 def test_train_clips_the_gradient_before_every_step():
-    ids = CharVocab.from_text(TEXT).encode(TEXT)
-    model = tiny()
-    norms = GradNorms(model)
-    try:
-        train(model, ids, None, TrainConfig(steps=8, batch_size=4, seq_len=8, clip=0.05, ema=0.0, precision="fp32"),
-              progress=False)
-    finally:
-        norms.remove()
+    norms = train_recording_grad_norms(8, clip=0.05)
     assert len(norms.seen) == len(norms.raw) == 8
     assert max(norms.raw) > 0.05  # the clip had something to do ...
     for raw, seen in zip(norms.raw, norms.seen):  # ... and every update saw min(raw, clip)
