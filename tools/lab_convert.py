@@ -126,17 +126,19 @@ def scan_markdown(src: str) -> list[tuple[str, str]]:
 def convert_text(text: str, stem: str, ctx, warnings: list[str]) -> str:
     numbers, titles, doc_titles, owner, fig_no, eq_no, starts, bib = ctx
 
+    def shown(role, keys):
+        """The author-year text of a citation: "Elman, 1990", or with role ":t" (textual) "Elman (1990)"."""
+        if role == ":t":
+            return "; ".join(re.sub(r", (\S+)$", r" (\1)", bib[k]) for k in keys)
+        return "; ".join(bib[k] for k in keys)
+
     def cite(m):
         keys = [k.strip() for k in m.group(2).split(",")]
         missing = [k for k in keys if k not in bib]
         if missing:
             warnings.append(f"{stem}: unknown citation {missing}")
             return m.group(0)
-        if m.group(1) == ":t":  # textual: Elman (1990)
-            shown = "; ".join(re.sub(r", (\S+)$", r" (\1)", bib[k]) for k in keys)
-        else:
-            shown = "; ".join(bib[k] for k in keys)
-        return f"[{shown}](#cite{m.group(1) or ''}:{','.join(keys)})"
+        return f"[{shown(m.group(1), keys)}](#cite{m.group(1) or ''}:{','.join(keys)})"
 
     text = re.sub(r"\{cite(:t|:p)?\}`([^`]*)`", cite, text)
     # refresh the text of links made by an earlier run (citations may have been edited in references.bib)
@@ -144,11 +146,7 @@ def convert_text(text: str, stem: str, ctx, warnings: list[str]) -> str:
         keys = m.group(2).split(",")
         if not all(k in bib for k in keys):
             return m.group(0)
-        if m.group(1) == ":t":
-            shown = "; ".join(re.sub(r", (\S+)$", r" (\1)", bib[k]) for k in keys)
-        else:
-            shown = "; ".join(bib[k] for k in keys)
-        return f"[{shown}](#cite{m.group(1) or ''}:{m.group(2)})"
+        return f"[{shown(m.group(1), keys)}](#cite{m.group(1) or ''}:{m.group(2)})"
 
     text = re.sub(r"\[[^\]]*\]\(#cite(:t|:p)?:([\w,:.-]+)\)", recite, text)
 
