@@ -20,7 +20,7 @@ book: install                       ## execute every chapter and build _build/ht
 unit: install                       ## unit tests of the rnnbook package
 	$(BIN)/python -m pytest tests --ignore=tests/site --ignore=tests/lab
 
-lab-test: install                   ## chapters 1 and 4 in JupyterLab, driven in Chromium (run after `unit`)
+lab-test: install                   ## chapters 1 and 5 in JupyterLab, driven in Chromium (run after `unit`)
 	$(BIN)/python -m pytest tests/lab
 
 notebooks: install                  ## every notebook, top to bottom in a fresh kernel, under nbval

@@ -1,4 +1,4 @@
-"""Tests of rnnbook.apps (chapter 5) and of the CTC diagram in rnnbook.plots."""
+"""Tests of rnnbook.apps (chapter 6) and of the CTC diagram in rnnbook.plots."""
 
 import json
 import math

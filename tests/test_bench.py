@@ -36,8 +36,8 @@ def test_bench_rejects_unknown_recipes(tmp_path):
 
 
 def test_the_tweaks_script_of_chapter_4_runs_a_row(tmp_path, root, monkeypatch):
-    """book/results/ch4_tweaks.py (which wrote ch4_tweaks.jsonl) still runs: one row, two updates."""
-    spec = importlib.util.spec_from_file_location("ch4_tweaks", root / "book" / "results" / "ch4_tweaks.py")
+    """book/results/ch5_tweaks.py (which wrote ch5_tweaks.jsonl) still runs: one row, two updates."""
+    spec = importlib.util.spec_from_file_location("ch5_tweaks", root / "book" / "results" / "ch5_tweaks.py")
     tweaks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tweaks)
     text = tmp_path / "tiny.txt"
@@ -66,8 +66,8 @@ def test_the_ladder_goes_from_the_naive_recipe_to_the_train_defaults_one_factor_
 
 
 def test_the_ablation_script_of_chapter_4_runs_a_row(tmp_path, root, monkeypatch):
-    """book/results/ch4_ablation.py (which wrote ch4_ablation.jsonl and ch4_cell_seeds.jsonl) runs a row, tiny."""
-    spec = importlib.util.spec_from_file_location("ch4_ablation", root / "book" / "results" / "ch4_ablation.py")
+    """book/results/ch5_ablation.py (which wrote ch5_ablation.jsonl and ch5_cell_seeds.jsonl) runs a row, tiny."""
+    spec = importlib.util.spec_from_file_location("ch5_ablation", root / "book" / "results" / "ch5_ablation.py")
     ablation = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ablation)
     rows = ablation.rows("ablation", [0, 1])

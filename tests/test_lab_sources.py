@@ -31,7 +31,7 @@ def test_roles_that_jupyterlab_cannot_resolve_are_links_with_their_text(path):
     own = set(re.findall(r"^:label: ([\w-]+)$", text, re.M))
     if path.name != "references.md":
         assert not re.findall(r"\{cite(:\w+)?\}`", text), f"{path.name}: write a citation as [Elman, 1990](#cite:key)"
-    assert not re.findall(r"\{numref\}`", text), f"{path.name}: write a figure reference as [Fig. 4.3](#fig-label)"
+    assert not re.findall(r"\{numref\}`", text), f"{path.name}: write a figure reference as [Fig. 5.3](#fig-label)"
     bare = re.findall(r"\{(?:ref|doc)\}`[^`<]*`", text)
     assert bare == [], f"{path.name}: give these their text, {{ref}}`Section title <label>`: {bare}"
     other = [label for label in re.findall(r"\{eq\}`([^`]*)`", text) if label not in own]

@@ -22,9 +22,10 @@ def toc_files() -> list[str]:
 
 def test_the_notebooks_are_the_chapters_and_the_training_notes():
     assert [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS] == [
-        "book/01_structure.ipynb", "book/02_unrolling.ipynb", "book/03_bptt.ipynb", "book/04_text_generation.ipynb",
-        "book/05a_scoring_classifying.ipynb", "book/05b_labelling_forecasting.ipynb",
-        "book/05c_ctc_transcription.ipynb", "book/06_outlook.ipynb", "book/training_notes.ipynb"]
+        "book/01_structure.ipynb", "book/02_unrolling.ipynb", "book/03_bptt.ipynb", "book/04_gated_cells.ipynb",
+        "book/05_text_generation.ipynb",
+        "book/06a_scoring_classifying.ipynb", "book/06b_labelling_forecasting.ipynb",
+        "book/06c_ctc_transcription.ipynb", "book/07_seq2seq.ipynb", "book/08_outlook.ipynb", "book/training_notes.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

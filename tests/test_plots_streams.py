@@ -1,4 +1,4 @@
-"""Tests of the stream-batching diagram of chapter 4."""
+"""Tests of the stream-batching diagram of chapter 5."""
 
 import matplotlib
 

@@ -10,7 +10,7 @@ cell's metadata) shows a "not found" marker. So:
 - {cite}`a,b`          -> [Elman, 1990; Jordan, 1986](#cite:a,b)   (author-year text, from references.bib)
 - {ref}`label`         -> {ref}`Section title <label>`             (the text Sphinx shows anyway)
 - {doc}`name`          -> {doc}`Page title <name>`
-- {numref}`fig-x`      -> [Fig. 4.3](#fig-x), {numref}`tab-x` -> [Table 4.1](#tab-x)
+- {numref}`fig-x`      -> [Fig. 5.3](#fig-x), {numref}`tab-x` -> [Table 5.1](#tab-x)
 - {eq}`label` of another document -> [(2.3)](#label)          ({eq} within a notebook resolves in Lab)
 - code cells the HTML book hides (tags remove-cell, remove-input, hide-input) are collapsed in JupyterLab
   (metadata jupyter.source_hidden; a removed cell's output too), so a chapter reads as it does in the book;

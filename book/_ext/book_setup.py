@@ -79,7 +79,7 @@ def _unregister_catch_all_codec():
 
 # The chapters are written so that JupyterLab (jupyterlab-myst, one notebook at a time, no bibliography) shows
 # them as the HTML book does: citations, figure numbers and equations of other chapters are links with their text
-# ("[Elman, 1990](#cite:elman1990finding)", "[Fig. 4.3](#fig-ch4-x)", "[(2.3)](#ch2-x)"), and each chapter's
+# ("[Elman, 1990](#cite:elman1990finding)", "[Fig. 5.3](#fig-ch4-x)", "[(2.3)](#ch2-x)"), and each chapter's
 # first cell starts with front matter that numbers its equations for JupyterLab. Sphinx reads the roles instead,
 # so the HTML book computes every number and cites into the bibliography.
 LAB_LINKS = [

@@ -1,4 +1,4 @@
-"""Chapter 5's applications: data, models, baselines and metrics for scoring, classifying, labelling, forecasting and transcribing."""
+"""Chapter 6's applications: data, models, baselines and metrics for scoring, classifying, labelling, forecasting and transcribing."""
 
 from __future__ import annotations
 

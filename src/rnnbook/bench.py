@@ -7,7 +7,7 @@
 (b) book: `python -m rnnbook.train` with its default settings.
 Both are evaluated on the whole validation text with the hidden state carried (`training.evaluate`).
 Prints a table, then one JSON line with the numbers.
-`LADDER` and `run_recipe` go from one recipe to the other a factor at a time (chapter 4's ablation).
+`LADDER` and `run_recipe` go from one recipe to the other a factor at a time (chapter 5's ablation).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class ElmanRNN(nn.Module):
 
 
 class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention in which position t sees only positions s <= t (the masked softmax of chapter 6)."""
+    """Multi-head self-attention in which position t sees only positions s <= t (the masked softmax of chapter 8)."""
 
     def __init__(self, d: int, n_heads: int):
         super().__init__()

@@ -170,7 +170,7 @@ NOTEBOOK_STATE = """() => {
 
 
 def test_chapter_4_runs_and_its_sampler_generates_what_python_does(browser, lab):
-    page, uncaught = open_notebook(browser, lab, "04_text_generation.ipynb", width=1280, height=1000)
+    page, uncaught = open_notebook(browser, lab, "05_text_generation.ipynb", width=1280, height=1000)
     try:
         page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session"
                                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
@@ -184,7 +184,7 @@ def test_chapter_4_runs_and_its_sampler_generates_what_python_does(browser, lab)
             if state["errors"] or (state["run"] == state["code"] and state["kernel"] == "idle"):
                 break
             page.wait_for_timeout(1000)
-        print(f"chapter 4 ran in JupyterLab in {time.perf_counter() - t0:.0f} s")
+        print(f"chapter 5 ran in JupyterLab in {time.perf_counter() - t0:.0f} s")
         assert state["errors"] == [], state["errors"]
         assert state["run"] == state["code"], f"{state['run']} of {state['code']} code cells ran"
         assert page.locator(f"{NB} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"

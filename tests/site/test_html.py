@@ -65,8 +65,8 @@ def test_chapter_has_download_button_and_exercises(page):
 
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_figures_are_numbered_within_their_chapter(page):
-    chapter = Path(page).name[:2].lstrip("0")  # book/04_text_generation -> "4", book/05b_... -> "5"
-    numbers = [el.get_text(strip=True) for el in soup(page).select(".caption-number")]  # "Fig. 4.3", "Table 5.1"
+    chapter = Path(page).name[:2].lstrip("0")  # book/05_text_generation -> "4", book/05b_... -> "5"
+    numbers = [el.get_text(strip=True) for el in soup(page).select(".caption-number")]  # "Fig. 5.3", "Table 6.1"
     assert any(n.startswith("Fig.") for n in numbers), f"{page} has no numbered figure"
     assert all(n.split()[1].startswith(f"{chapter}.") for n in numbers), f"{page}: {numbers} are not numbered in chapter {chapter}"
 

@@ -1,7 +1,7 @@
 """The numbers that JupyterLab shows (written into the sources for it) are those of the built HTML book.
 
 In JupyterLab a chapter's figure numbers, other chapters' equation numbers and citations are link texts
-("[Fig. 4.3](#fig-x)", "[(2.3)](#label)"), and its own equations are numbered by the front matter of its first
+("[Fig. 5.3](#fig-x)", "[(2.3)](#label)"), and its own equations are numbered by the front matter of its first
 cell; Sphinx reads them as {numref}, {eq} and {cite} and numbers them itself (book/_ext/book_setup.py).
 """
 

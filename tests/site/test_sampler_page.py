@@ -13,7 +13,7 @@ from rnnbook.sampling import generate
 from tests.site.test_html import HTML
 
 ARTIFACTS = HTML.parent / "test-artifacts"
-PAGES = ["book/playground.html", "book/04_text_generation.html"]
+PAGES = ["book/playground.html", "book/05_text_generation.html"]
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-"""The late additions of chapter 4 at a fixed number of updates: writes results/ch4_tweaks.jsonl.
+"""The late additions of chapter 5 at a fixed number of updates: writes results/ch5_tweaks.jsonl.
 
-    python book/results/ch4_tweaks.py ../shared/data/tinyshakespeare.txt > book/results/ch4_tweaks.jsonl
+    python book/results/ch5_tweaks.py ../shared/data/tinyshakespeare.txt > book/results/ch5_tweaks.jsonl
 
 Each row trains `python -m rnnbook.train --text FILE --steps 1200 --threads 2` with the options shown
 (the same code path: parse_args, config_from_args, CharRNN, train) and records the validation loss of the weights kept

@@ -1,8 +1,8 @@
-"""Chapter 4's measured comparisons on the plays: writes results/ch4_ablation.jsonl and results/ch4_cell_seeds.jsonl.
+"""Chapter 5's measured comparisons on the plays: writes results/ch5_ablation.jsonl and results/ch5_cell_seeds.jsonl.
 
-    python book/results/ch4_ablation.py ablation --chars 1000000 --seeds 0 1 2 > book/results/ch4_ablation.jsonl
-    python book/results/ch4_ablation.py cells --chars 1000000 --seeds 0 1 2 > book/results/ch4_cell_seeds.jsonl
-    python book/results/ch4_ablation.py timing --repeat 3 >> book/results/ch4_ablation.jsonl
+    python book/results/ch5_ablation.py ablation --chars 1000000 --seeds 0 1 2 > book/results/ch5_ablation.jsonl
+    python book/results/ch5_ablation.py cells --chars 1000000 --seeds 0 1 2 > book/results/ch5_cell_seeds.jsonl
+    python book/results/ch5_ablation.py timing --repeat 3 >> book/results/ch5_ablation.jsonl
 
 `ablation` trains each recipe of `rnnbook.bench.ladder()`, from the naive recipe to the book's one factor
 at a time, on `rnnbook.data.shakespeare()` for a fixed number of training characters (so that the losses do
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
                 for r in rows("ablation", [0]) + rows("cells", [0])[:len(CELLS)]]
     else:
         todo = rows(args.kind, args.seeds)
-    command = f"python book/results/ch4_ablation.py {args.kind} --threads {args.threads}" + (
+    command = f"python book/results/ch5_ablation.py {args.kind} --threads {args.threads}" + (
         f" --repeat {args.repeat}" if args.kind == "timing" else
         f" --chars {args.chars} --seeds {' '.join(map(str, args.seeds))}")
     if args.kind == "timing":
