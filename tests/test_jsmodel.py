@@ -1,5 +1,6 @@
 """The JavaScript sampler (book/_static/sampler.js) computes what rnnbook.sampling computes, in a real browser."""
 
+import copy
 import json
 import math
 import shutil
@@ -9,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook.data import CharVocab
-from rnnbook.jsmodel import decode, model_spec, write_js
+from rnnbook.data import CharVocab, shakespeare
+from rnnbook.jsmodel import correlations, decode, in_speaker_name, line_position, model_spec, named_units, write_js
 from rnnbook.models import CharRNN
-from rnnbook.sampling import filter_probs, generate
+from rnnbook.pretrained import load_pretrained
+from rnnbook.sampling import filter_probs, generate, hidden_states
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLER_JS = ROOT / "book" / "_static" / "sampler.js"
@@ -142,3 +144,65 @@ def test_bad_settings_are_reported_not_thrown(browser, tmp_path):
     assert ok == []
     unknown = page.evaluate("() => window.rnnbookSampler.encodePrompt('héllo', new Map([...'helo'].map((c, i) => [c, i])))")
     assert unknown["unknown"] == ["é"] and len(unknown["ids"]) == 4
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_hidden_states_match_python(browser, tmp_path, cell):
+    """window.rnnbookHidden: the last layer's state after each character, from a zero state, as hidden_states."""
+    model = tiny_model(cell)
+    page = js_page(browser, tmp_path, model)
+    text = "ROMEO:\nBut soft, what light through yonder window breaks?"
+    js = np.array(page.evaluate("t => window.rnnbookHidden(t)", text))
+    python = hidden_states(model, VOCAB, text)["h2"]
+    assert js.shape == python.shape == (len(text), 16)
+    np.testing.assert_allclose(js, python, atol=1e-5, rtol=0)
+    with pytest.raises(Exception, match="not in the model's vocabulary"):
+        page.evaluate("t => window.rnnbookHidden(t)", "héllo")
+
+
+def connectivity_torch(model: CharRNN, vocab: CharVocab, text: str, t: int) -> np.ndarray:
+    """Norms of d log p(text[t] | text[:t]) / d embedding of text[s], s < t, by torch autograd in float64."""
+    model = copy.deepcopy(model).double().eval()
+    ids = vocab.encode(text[:t + 1])
+    x = model.embed(ids[:t]).detach().requires_grad_()
+    out, _ = model.rnn(x[None])
+    torch.log_softmax(model.head(out[0, -1]), -1)[ids[t]].backward()
+    return x.grad.norm(dim=1).numpy()
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_connectivity_matches_torch_autograd(browser, tmp_path, cell):
+    """window.rnnbookConnectivity backpropagates through both layers of each cell as autograd does."""
+    model = tiny_model(cell)
+    page = js_page(browser, tmp_path, model)
+    text = "KING:\nWhat say you, my lords? Speak.\n"
+    for t in (1, 7, len(text) - 1):
+        js = np.array(page.evaluate("([s, t]) => window.rnnbookConnectivity(s, t)", [text, t]))
+        assert js.shape == (t,)
+        np.testing.assert_allclose(js, connectivity_torch(model, VOCAB, text, t), rtol=1e-4, atol=0)
+    for bad in (0, len(text), 2.5):
+        with pytest.raises(Exception, match="t must be an integer from 1"):
+            page.evaluate("([s, t]) => window.rnnbookConnectivity(s, t)", [text, bad])
+    assert page.errors == []
+
+
+def test_named_units_are_those_of_chapter_5():
+    """The units the playground lists by name: chosen on the first half of chapter 5's text, scored on the second."""
+    model, vocab = load_pretrained()
+    text = shakespeare()[1][:10_000]
+    speaker, position = named_units(model, vocab, text)
+    assert (speaker["name"], position["name"]) == ("speaker name", "position in line")
+    assert 0.4 < abs(speaker["r"]) < 0.9 and abs(abs(position["r"]) - 0.59) < 0.015  # as chapter 5 reports them
+    states = hidden_states(model, vocab, text)["h1"]
+    for u, feature in ((speaker, in_speaker_name(text)), (position, line_position(text))):
+        r = correlations(states[5000:], feature[5000:])
+        assert abs(r[u["unit"]]) > 4 * np.median(np.abs(r)) and abs(r[u["unit"]] - u["r"]) < 1e-3
+    assert model_spec(model, vocab, units=[speaker, position])["units"] == [speaker, position]
+    with pytest.raises(ValueError, match="at least 200"):
+        named_units(model, vocab, text[:100])
+
+
+def test_unit_features():
+    text = "FIRST:\nAy, sir.\nLEAR:\nNo.\n\nLEAR:\nNo.\n"  # a name follows a blank line or starts the text
+    assert "".join(c for c, f in zip(text, in_speaker_name(text)) if f) == "FIRSTLEAR"  # not the LEAR after a single newline
+    assert line_position("ab\ncd").tolist() == [0, 1, 2, 0, 1]

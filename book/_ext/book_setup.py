@@ -8,33 +8,28 @@ import re
 import shutil
 from pathlib import Path
 
-import jupyter_server_mathjax
+import mathjax  # MathJax 3 on PyPI (django-static-mathjax): its ready-to-serve components in static/mathjax/es5
 
-MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"  # MathJax 2.7 with its STIX-Web fonts, shipped on PyPI
+MATHJAX = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
 
 
 def _use_local_mathjax(app, config):
-    """Load MathJax 2 from `_static/mathjax` and process only the math that Sphinx marks as such."""
-    config.mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
-    config.mathjax3_config = None
+    """Load MathJax 3 from `_static/mathjax` and process only the math that Sphinx marks as such."""
+    config.mathjax_path = "mathjax/tex-mml-chtml.js"
+    config.mathjax2_config = None
     config.myst_update_mathjax = False
-    config.mathjax2_config = {
-        "tex2jax": {
-            "inlineMath": [["\\(", "\\)"]],
-            "displayMath": [["\\[", "\\]"]],
-            "processEscapes": True,
-            "processClass": "tex2jax_process|mathjax_process|math|output_area",
-            "ignoreClass": "tex2jax_ignore|mathjax_ignore",
-        },
-        "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web", "imageFont": None},
-        "messageStyle": "none",
+    config.mathjax3_config = {
+        "tex": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]], "processEscapes": True},
+        "options": {"processHtmlClass": "tex2jax_process|mathjax_process|math|output_area",
+                    "ignoreHtmlClass": "tex2jax_ignore|mathjax_ignore"},
     }
 
 
 def _copy_mathjax(app, exception):
-    """Copy MathJax into the built site once the HTML is written."""
+    """Copy MathJax into the built site once the HTML is written (the components and their fonts, no speech rules)."""
     if exception is None and app.builder.format == "html":
-        shutil.copytree(MATHJAX, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
+        shutil.copytree(MATHJAX, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("sre"))
 
 
 def _add_static_files(app, config):
@@ -45,11 +40,13 @@ def _add_static_files(app, config):
 def _export_sampler_model(app, exception):
     """Write `_static/rnnbook_model.js`: the shipped model's weights for the JavaScript sampler."""
     if exception is None and app.builder.format == "html":
-        from rnnbook.jsmodel import model_spec, write_js
+        from rnnbook.data import shakespeare
+        from rnnbook.jsmodel import model_spec, named_units, write_js
         from rnnbook.pretrained import load_pretrained
 
         model, vocab = load_pretrained()
-        write_js(model_spec(model, vocab), Path(app.outdir) / "_static" / "rnnbook_model.js")
+        units = named_units(model, vocab, shakespeare()[1][:10_000])  # the validation text of chapter 5's unit section
+        write_js(model_spec(model, vocab, units=units), Path(app.outdir) / "_static" / "rnnbook_model.js")
 
 
 def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):

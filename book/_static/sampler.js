@@ -5,6 +5,11 @@
  * The filtering rules are those of rnnbook.sampling.generate: temperature, then top-k, then top-p.
  * The weights come from rnnbook_model.js (made during the book build), which defines
  * window.RNNBOOK_MODEL; it is loaded with a <script> tag, so the page works from file:// too.
+ *
+ * Besides sampling, the panel shows what the network computes on its text: one hidden unit's activation
+ * per character, the probability the model gave each character, and, for one position, how strongly the
+ * prediction there depends on each earlier character (the gradient norm w.r.t. its embedding).
+ * Hooks for tests and readers: window.rnnbookHidden(text), window.rnnbookConnectivity(text, t).
  */
 (function () {
   "use strict";
@@ -17,13 +22,29 @@
     return new Float32Array(bytes.buffer);
   }
 
-  function matvecAdd(W, rows, cols, x, out, offset) {
-    // out[r] += sum_c W[r, c] * x[c]   (W stored row-major, as in PyTorch)
+  // out[r] = b[r] + sum_c W[r, c] * x[c]   (W row-major, as in PyTorch; four sums per row, for speed)
+  function affine(W, b, rows, cols, x, out) {
+    const c4 = cols - (cols % 4);
     for (let r = 0; r < rows; r++) {
-      let s = 0;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, c = 0;
       const base = r * cols;
-      for (let c = 0; c < cols; c++) s += W[base + c] * x[c];
-      out[r] += s;
+      for (; c < c4; c += 4) {
+        s0 += W[base + c] * x[c];
+        s1 += W[base + c + 1] * x[c + 1];
+        s2 += W[base + c + 2] * x[c + 2];
+        s3 += W[base + c + 3] * x[c + 3];
+      }
+      for (; c < cols; c++) s0 += W[base + c] * x[c];
+      out[r] = b[r] + (s0 + s1) + (s2 + s3);
+    }
+  }
+
+  // out[c] += sum_r W[r, c] * g[r]   (the transpose, for backpropagation)
+  function addTransposed(W, rows, cols, g, out) {
+    for (let r = 0; r < rows; r++) {
+      const gr = g[r], base = r * cols;
+      if (gr === 0) continue;
+      for (let c = 0; c < cols; c++) out[c] += W[base + c] * gr;
     }
   }
 
@@ -38,57 +59,172 @@
       this.gates = { rnn: 1, gru: 3, lstm: 4 }[spec.cell];
       if (!this.gates) throw new Error("unknown cell type " + spec.cell);
       this.embed = decode(spec.tensors.embed);
-      this.layers = spec.tensors.layers.map((l) => ({
+      this.layers = spec.tensors.layers.map((l, k) => ({
         W_ih: decode(l.W_ih), W_hh: decode(l.W_hh), b_ih: decode(l.b_ih), b_hh: decode(l.b_hh),
+        inSize: k === 0 ? this.E : this.H,
       }));
       this.W_out = decode(spec.tensors.W_out);
       this.b_out = decode(spec.tensors.b_out);
+      const G = this.gates * this.H;
+      this.gi = new Float64Array(G); // work buffers: input and hidden pre-activations
+      this.gh = new Float64Array(G);
+      this.x = new Float64Array(this.E);
     }
 
     initialState() {
       return this.layers.map(() => ({ h: new Float64Array(this.H), c: new Float64Array(this.H) }));
     }
 
-    // One step: token id in, logits out; `state` is replaced by the new state.
-    step(token, state) {
-      const H = this.H, G = this.gates * H;
-      let x = this.embed.subarray(token * this.E, (token + 1) * this.E);
-      let inSize = this.E;
-      for (let k = 0; k < this.layers.length; k++) {
-        const L = this.layers[k], s = state[k];
-        const gi = Float64Array.from(L.b_ih), gh = Float64Array.from(L.b_hh);
-        matvecAdd(L.W_ih, G, inSize, x, gi);
-        matvecAdd(L.W_hh, G, H, s.h, gh);
-        const h = new Float64Array(H);
-        if (this.cell === "rnn") {
-          for (let j = 0; j < H; j++) h[j] = Math.tanh(gi[j] + gh[j]);
-        } else if (this.cell === "lstm") { // gates i, f, g, o
-          const c = new Float64Array(H);
-          for (let j = 0; j < H; j++) {
-            const i = sigmoid(gi[j] + gh[j]);
-            const f = sigmoid(gi[H + j] + gh[H + j]);
-            const g = Math.tanh(gi[2 * H + j] + gh[2 * H + j]);
-            const o = sigmoid(gi[3 * H + j] + gh[3 * H + j]);
-            c[j] = f * s.c[j] + i * g;
-            h[j] = o * Math.tanh(c[j]);
-          }
-          s.c = c;
-        } else { // gru: gates r, z, n
-          for (let j = 0; j < H; j++) {
-            const r = sigmoid(gi[j] + gh[j]);
-            const z = sigmoid(gi[H + j] + gh[H + j]);
-            const n = Math.tanh(gi[2 * H + j] + r * gh[2 * H + j]);
-            h[j] = (1 - z) * n + z * s.h[j];
-          }
+    // One layer's step: input x, state s (updated in place); `rec`, if given, receives what backprop needs.
+    layerStep(L, x, s, rec) {
+      const H = this.H, G = this.gates * H, gi = this.gi, gh = this.gh, h = s.h;
+      affine(L.W_ih, L.b_ih, G, L.inSize, x, gi);
+      affine(L.W_hh, L.b_hh, G, H, h, gh);
+      if (rec) { rec.x = Float64Array.from(x); rec.hPrev = Float64Array.from(h); rec.cPrev = Float64Array.from(s.c); }
+      if (this.cell === "rnn") {
+        for (let j = 0; j < H; j++) h[j] = Math.tanh(gi[j] + gh[j]);
+      } else if (this.cell === "lstm") { // gates i, f, g, o
+        const c = s.c;
+        for (let j = 0; j < H; j++) {
+          const i = sigmoid(gi[j] + gh[j]);
+          const f = sigmoid(gi[H + j] + gh[H + j]);
+          const g = Math.tanh(gi[2 * H + j] + gh[2 * H + j]);
+          const o = sigmoid(gi[3 * H + j] + gh[3 * H + j]);
+          c[j] = f * c[j] + i * g;
+          h[j] = o * Math.tanh(c[j]);
+          if (rec) { gi[j] = i; gi[H + j] = f; gi[2 * H + j] = g; gi[3 * H + j] = o; }
         }
-        s.h = h;
-        x = h;
-        inSize = H;
+      } else { // gru: gates r, z, n
+        for (let j = 0; j < H; j++) {
+          const r = sigmoid(gi[j] + gh[j]);
+          const z = sigmoid(gi[H + j] + gh[H + j]);
+          const n = Math.tanh(gi[2 * H + j] + r * gh[2 * H + j]);
+          h[j] = (1 - z) * n + z * h[j];
+          if (rec) { gi[j] = r; gi[H + j] = z; gi[2 * H + j] = n; } // gh[2H + j] stays: W_hn h + b_hn
+        }
       }
-      const logits = Float64Array.from(this.b_out);
-      matvecAdd(this.W_out, this.V, H, x, logits);
+      if (rec) { rec.gates = Float64Array.from(gi); rec.ghn = Float64Array.from(gh); rec.h = Float64Array.from(h); rec.c = Float64Array.from(s.c); }
+    }
+
+    // One step: token id in, logits out (into `logits` if given); `state` is updated in place.
+    // `rec`, if given, is an array that receives one record per layer for backpropagation.
+    step(token, state, logits, rec) {
+      const E = this.E;
+      for (let e = 0; e < E; e++) this.x[e] = this.embed[token * E + e];
+      let x = this.x;
+      for (let k = 0; k < this.layers.length; k++) {
+        const r = rec ? {} : null;
+        this.layerStep(this.layers[k], x, state[k], r);
+        if (rec) rec.push(r);
+        x = state[k].h;
+      }
+      logits = logits || new Float64Array(this.V);
+      affine(this.W_out, this.b_out, this.V, this.H, x, logits);
       return logits;
     }
+
+    // Backprop one layer's step: dh (and dc for the LSTM) w.r.t. its output; returns dx and the
+    // gradients w.r.t. the previous state, {dx, dh, dc}.
+    layerBack(L, rec, dh, dc) {
+      const H = this.H, G = this.gates * H, da_i = new Float64Array(G), da_h = new Float64Array(G);
+      const g = rec.gates, dhPrev = new Float64Array(H), dcPrev = new Float64Array(H);
+      if (this.cell === "rnn") {
+        for (let j = 0; j < H; j++) da_i[j] = da_h[j] = dh[j] * (1 - rec.h[j] * rec.h[j]);
+      } else if (this.cell === "lstm") {
+        for (let j = 0; j < H; j++) {
+          const i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j], tc = Math.tanh(rec.c[j]);
+          const dcj = dc[j] + dh[j] * o * (1 - tc * tc);
+          da_i[j] = dcj * gg * i * (1 - i);
+          da_i[H + j] = dcj * rec.cPrev[j] * f * (1 - f);
+          da_i[2 * H + j] = dcj * i * (1 - gg * gg);
+          da_i[3 * H + j] = dh[j] * tc * o * (1 - o);
+          dcPrev[j] = dcj * f;
+        }
+        da_h.set(da_i);
+      } else {
+        for (let j = 0; j < H; j++) {
+          const r = g[j], z = g[H + j], n = g[2 * H + j];
+          const dan = dh[j] * (1 - z) * (1 - n * n);
+          const daz = dh[j] * (rec.hPrev[j] - n) * z * (1 - z);
+          const dar = dan * rec.ghn[2 * H + j] * r * (1 - r);
+          da_i[j] = da_h[j] = dar;
+          da_i[H + j] = da_h[H + j] = daz;
+          da_i[2 * H + j] = dan;
+          da_h[2 * H + j] = dan * r;
+          dhPrev[j] = dh[j] * z;
+        }
+      }
+      const dx = new Float64Array(L.inSize);
+      addTransposed(L.W_ih, G, L.inSize, da_i, dx);
+      addTransposed(L.W_hh, G, H, da_h, dhPrev);
+      return { dx, dh: dhPrev, dc: dcPrev };
+    }
+  }
+
+  // ---------- what the network computes on a text ----------
+  function encodeStrict(text, spec) {
+    const stoi = new Map(spec.vocab.map((c, i) => [c, i]));
+    return Array.from(text, (ch) => {
+      if (!stoi.has(ch)) throw new Error(`character ${JSON.stringify(ch)} is not in the model's vocabulary`);
+      return stoi.get(ch);
+    });
+  }
+
+  function softmax(logits) {
+    let m = -Infinity, sum = 0;
+    for (const v of logits) m = Math.max(m, v);
+    const p = new Float64Array(logits.length);
+    for (let i = 0; i < p.length; i++) { p[i] = Math.exp(logits[i] - m); sum += p[i]; }
+    for (let i = 0; i < p.length; i++) p[i] /= sum;
+    return p;
+  }
+
+  // For each character read from a zero state: the last layer's state h and the model's distribution p
+  // over the next character (temperature 1, no filter).
+  function analyse(model, ids) {
+    const state = model.initialState(), top = state.length - 1, h = [], p = [];
+    const logits = new Float64Array(model.V);
+    for (const id of ids) {
+      model.step(id, state, logits);
+      h.push(Float32Array.from(state[top].h));
+      p.push(Float32Array.from(softmax(logits)));
+    }
+    return { h, p };
+  }
+
+  // Norms of the gradient of log p(c_t | c_0 .. c_{t-1}) w.r.t. the embeddings of c_s, for s = t-window .. t-1
+  // (all t when window is absent); positions before the window get NaN. Exact backpropagation through
+  // every layer; the forward pass runs from a zero state over all t characters.
+  function connectivity(model, ids, t, window) {
+    if (!(Number.isInteger(t) && t >= 1 && t < ids.length))
+      throw new RangeError(`t must be an integer from 1 to ${ids.length - 1} (the text has ${ids.length} characters), got ${t}`);
+    const from = window ? Math.max(0, t - window) : 0;
+    const state = model.initialState(), recs = [];
+    let logits;
+    for (let s = 0; s < t; s++) {
+      const rec = s >= from ? [] : null;
+      logits = model.step(ids[s], state, null, rec);
+      recs.push(rec);
+    }
+    const p = softmax(logits), dy = p.map((v, k) => (k === ids[t] ? 1 : 0) - v); // d log p_target / d logits
+    const L = model.layers.length, H = model.H;
+    const carry = model.layers.map(() => ({ dh: new Float64Array(H), dc: new Float64Array(H) }));
+    addTransposed(model.W_out, model.V, H, dy, carry[L - 1].dh);
+    const norms = new Array(t).fill(NaN);
+    for (let s = t - 1; s >= from; s--) {
+      let above = null;
+      for (let k = L - 1; k >= 0; k--) {
+        const dh = carry[k].dh;
+        if (above) for (let j = 0; j < H; j++) dh[j] += above[j];
+        const back = model.layerBack(model.layers[k], recs[s][k], dh, carry[k].dc);
+        carry[k] = { dh: back.dh, dc: back.dc };
+        above = back.dx;
+      }
+      let sq = 0;
+      for (const v of above) sq += v * v;
+      norms[s] = Math.sqrt(sq);
+    }
+    return norms;
   }
 
   // ---------- sampling ----------
@@ -127,10 +263,12 @@
     let sum = 0;
     for (let i = 0; i < V; i++) { p[i] = Math.exp((logits[i] - m) / t); sum += p[i]; }
     for (let i = 0; i < V; i++) p[i] /= sum;
+    const limitK = topK && topK < V, limitP = topP && topP < 1;
+    if (!limitK && !limitP) return p;
     const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a] || a - b);
     const keep = new Uint8Array(V).fill(1);
-    if (topK && topK < V) for (let r = topK; r < V; r++) keep[order[r]] = 0;
-    if (topP && topP < 1) {
+    if (limitK) for (let r = topK; r < V; r++) keep[order[r]] = 0;
+    if (limitP) {
       let kept = 0;
       for (let i = 0; i < V; i++) if (keep[i]) kept += p[i];
       let before = 0;
@@ -194,14 +332,13 @@
     const { ids } = encodePrompt(prompt, stoi);
     const warm = ids.length ? ids : [stoi.get(spec.default_prompt)];
     const rand = mulberry32(settings.seed === null ? (Math.random() * 2 ** 32) >>> 0 : settings.seed);
-    const state = model.initialState();
-    let logits;
-    for (const id of warm) logits = model.step(id, state);
+    const state = model.initialState(), logits = new Float64Array(model.V);
+    for (const id of warm) model.step(id, state, logits);
     for (let n = 0; n < settings.length; n++) {
       const probs = filteredProbs(logits, settings.temperature, settings.topK, settings.topP);
       const next = settings.temperature === 0 ? argmax(logits) : draw(probs, rand);
       yield { char: spec.vocab[next], probs };
-      logits = model.step(next, state);
+      model.step(next, state, logits);
     }
     yield { char: null, probs: filteredProbs(logits, settings.temperature, settings.topK, settings.topP) };
   }
@@ -214,6 +351,8 @@
     ["length", "length", "300", "characters"],
     ["seed", "seed", "42", "empty = random"],
   ];
+  const VIEWS = [["text", "Text"], ["unit", "Hidden unit"], ["surprise", "Surprise"], ["connectivity", "Connectivity"]];
+  const WINDOW = 200; // characters back that the connectivity view differentiates through
 
   function el(tag, attrs, children) {
     const e = document.createElement(tag);
@@ -222,17 +361,23 @@
     return e;
   }
 
+  const show = (ch) => (ch === "\n" ? "\\n" : ch === " " ? "␣" : ch);
+
   function showChart(chart, probs, vocab) {
     const top = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]).slice(0, 12);
-    chart.replaceChildren(...top.map((i) => {
-      const label = vocab[i] === "\n" ? "\\n" : vocab[i] === " " ? "␣" : vocab[i];
-      return el("div", { class: "rnnbook-bar" }, [
-        el("span", { class: "rnnbook-bar-label" }, [label]),
-        el("span", { class: "rnnbook-bar-fill", style: `width:${(100 * probs[i]).toFixed(1)}%` }),
-        el("span", { class: "rnnbook-bar-value" }, [(100 * probs[i]).toFixed(1) + "%"]),
-      ]);
-    }));
+    chart.replaceChildren(...top.map((i) => el("div", { class: "rnnbook-bar" }, [
+      el("span", { class: "rnnbook-bar-label" }, [show(vocab[i])]),
+      el("span", { class: "rnnbook-bar-fill", style: `width:${(100 * probs[i]).toFixed(1)}%` }),
+      el("span", { class: "rnnbook-bar-value" }, [(100 * probs[i]).toFixed(1) + "%"]),
+    ])));
   }
+
+  // Background colours: red for positive, blue for negative (a in [-1, 1]); one hue for a in [0, 1].
+  const diverging = (a) => {
+    const v = Math.round(255 * (1 - 0.6 * Math.min(1, Math.abs(a))));
+    return a >= 0 ? `rgb(255,${v},${v})` : `rgb(${v},${v},255)`;
+  };
+  const sequential = (a, hue) => `hsl(${hue},90%,${(100 - 45 * Math.min(1, Math.max(0, a))).toFixed(1)}%)`;
 
   function mount(root) {
     const spec = window.RNNBOOK_MODEL;
@@ -246,13 +391,27 @@
     }
     const button = el("button", { type: "button", class: "rnnbook-generate" }, ["Generate"]);
     const message = el("div", { class: "rnnbook-message", id: idBase + "-message", role: "status" });
-    const output = el("pre", { class: "rnnbook-output", id: idBase + "-output", "data-state": "idle" });
+    const output = el("pre", { class: "rnnbook-output", id: idBase + "-output", "data-state": "idle", "data-view": "text" });
     const chart = el("div", { class: "rnnbook-chart", id: idBase + "-chart" });
+    const viewRow = el("div", { class: "rnnbook-views", role: "radiogroup", "aria-label": "View" });
+    const viewInputs = {};
+    for (const [name, label] of VIEWS) {
+      viewInputs[name] = el("input", { type: "radio", name: idBase + "-view", value: name });
+      viewRow.append(el("label", {}, [viewInputs[name], " " + label]));
+    }
+    viewInputs.text.checked = true;
+    const unitInput = el("input", { name: "unit", type: "number", min: "0", value: "0", id: idBase + "-unit" });
+    const unitSelect = el("select", { name: "named-unit" }, [el("option", { value: "" }, ["units the book names..."])]);
+    const activeButton = el("button", { type: "button", class: "rnnbook-small" }, ["Most active units"]);
+    const activeList = el("span", { class: "rnnbook-active" });
+    const unitRow = el("div", { class: "rnnbook-unit-row", hidden: "" }, [
+      el("label", {}, ["unit ", unitInput]), unitSelect, activeButton, activeList]);
+    const inspect = el("div", { class: "rnnbook-inspect", id: idBase + "-inspect", role: "status" });
     root.replaceChildren(
       el("label", { class: "rnnbook-prompt-label", for: idBase + "-prompt" }, ["Prompt"]), prompt,
       row, button, message,
       el("div", { class: "rnnbook-panels" }, [
-        el("div", {}, [el("div", { class: "rnnbook-caption" }, ["Generated text"]), output]),
+        el("div", {}, [el("div", { class: "rnnbook-caption" }, ["Generated text"]), viewRow, unitRow, output, inspect]),
         el("div", {}, [el("div", { class: "rnnbook-caption" }, ["Next-character distribution"]), chart]),
       ]),
     );
@@ -264,13 +423,107 @@
     let model;
     try { model = new CharRNN(spec); } catch (e) { message.textContent = "Could not build the model: " + e.message; button.disabled = true; return; }
     const stoi = new Map(spec.vocab.map((c, i) => [c, i]));
-    let run = 0;
+    unitInput.max = String(model.H - 1);
+    for (const u of spec.units || []) {
+      unitSelect.append(el("option", { value: String(u.unit) }, [`${u.name}: unit ${u.unit} (r = ${u.r.toFixed(2)})`]));
+    }
+    let run = 0, text = prompt.value, cache = null, target = null;
 
     function settings() {
       const values = {};
       for (const name in inputs) values[name] = inputs[name].value;
       return parseSettings(values);
     }
+
+    // The text's characters, each with its step of the network (-1 for characters the vocabulary lacks).
+    function analysis() {
+      if (cache && cache.text === text) return cache;
+      const chars = Array.from(text), steps = [], ids = [];
+      for (const ch of chars) { steps.push(stoi.has(ch) ? ids.length : -1); if (stoi.has(ch)) ids.push(stoi.get(ch)); }
+      cache = { text, chars, steps, ids, ...analyse(model, ids) };
+      return cache;
+    }
+
+    const view = () => VIEWS.map((v) => v[0]).find((v) => viewInputs[v].checked);
+
+    function render() { // the output box, in the chosen view
+      const v = view();
+      output.dataset.view = v;
+      unitRow.hidden = v !== "unit";
+      if (v === "text" || output.dataset.state === "running") { output.textContent = text; return; }
+      const a = analysis(), spans = [];
+      const unit = Math.min(model.H - 1, Math.max(0, Number(unitInput.value) | 0));
+      let norms = null, scale = 0;
+      if (v === "connectivity") {
+        if (target === null || target >= a.ids.length) target = a.ids.length - 1;
+        if (target >= 1) {
+          norms = connectivity(model, a.ids, target, WINDOW);
+          for (const n of norms) if (n > scale) scale = n;
+        }
+      }
+      a.chars.forEach((ch, i) => {
+        const s = a.steps[i], span = el("span", { "data-i": String(i) }, [ch]);
+        if (s >= 0) {
+          if (v === "unit") span.style.background = diverging(a.h[s][unit]);
+          else if (v === "surprise" && s >= 1) span.style.background = sequential(-Math.log2(a.p[s - 1][a.ids[s]]) / 8, 25);
+          else if (v === "connectivity" && norms) {
+            if (s < target && !Number.isNaN(norms[s])) span.style.background = sequential(norms[s] / scale, 145);
+            if (s === target) span.className = "rnnbook-target";
+          }
+        }
+        spans.push(span);
+      });
+      output.replaceChildren(...spans);
+      describe(null);
+    }
+
+    function describe(i) { // the line under the text: what the view shows at character i
+      const v = view(), a = cache;
+      if (v === "text" || !a) { inspect.textContent = ""; return; }
+      if (v === "unit") {
+        const unit = Number(unitInput.value) | 0;
+        inspect.textContent = i === null ? `Unit ${unit}: red positive, blue negative, white near zero. Point at a character for its value.`
+          : a.steps[i] < 0 ? "not in the vocabulary" : `${JSON.stringify(a.chars[i])}: unit ${unit} = ${a.h[a.steps[i]][unit].toFixed(3)}`;
+      } else if (v === "surprise") {
+        const s = i === null ? -1 : a.steps[i];
+        if (s < 1) { inspect.textContent = "Darker: less expected (−log₂ p, up to 8 bits). Point at or tap a character for the five likeliest characters at that step."; return; }
+        const p = a.p[s - 1], top = Array.from(p.keys()).sort((x, y) => p[y] - p[x]).slice(0, 5);
+        inspect.textContent = `${show(a.chars[i])}: p = ${(100 * p[a.ids[s]]).toFixed(1)}%; likeliest: `
+          + top.map((k) => `${show(spec.vocab[k])} ${(100 * p[k]).toFixed(1)}%`).join(", ");
+      } else {
+        inspect.textContent = target === null || target < 1 ? "Tap a character to see what its prediction depended on."
+          : `Predicting ${show(spec.vocab[a.ids[target]])} (outlined): green shades the gradient norm of its log-probability `
+            + `w.r.t. each of the last ${WINDOW} characters' embeddings. Tap another character to move.`;
+      }
+    }
+
+    output.addEventListener("mouseover", (e) => { if (e.target.dataset.i !== undefined && view() !== "connectivity") describe(Number(e.target.dataset.i)); });
+    output.addEventListener("click", (e) => {
+      if (e.target.dataset.i === undefined) return;
+      const i = Number(e.target.dataset.i);
+      if (view() === "connectivity" && cache && cache.steps[i] >= 1) { target = cache.steps[i]; render(); describe(i); }
+      else describe(i);
+    });
+    for (const name in viewInputs) viewInputs[name].addEventListener("change", render);
+    unitInput.addEventListener("input", render);
+    unitSelect.addEventListener("change", () => { if (unitSelect.value !== "") { unitInput.value = unitSelect.value; render(); } });
+    activeButton.addEventListener("click", () => { // the units whose activation varies most over this text
+      const a = analysis(), H = model.H, sd = new Float64Array(H);
+      for (let u = 0; u < H; u++) {
+        let m = 0, q = 0;
+        for (const h of a.h) { m += h[u]; q += h[u] * h[u]; }
+        m /= a.h.length || 1;
+        sd[u] = Math.sqrt(Math.max(0, q / (a.h.length || 1) - m * m));
+      }
+      const best = Array.from(sd.keys()).sort((x, y) => sd[y] - sd[x]).slice(0, 5);
+      activeList.replaceChildren(...best.map((u) => {
+        const b = el("button", { type: "button", class: "rnnbook-small", "data-unit": String(u) }, [String(u)]);
+        b.addEventListener("click", () => { unitInput.value = String(u); render(); });
+        return b;
+      }));
+      unitInput.value = String(best[0]);
+      render();
+    });
 
     function preview() { // distribution after the prompt, as the settings change
       const s = settings();
@@ -281,9 +534,8 @@
       message.textContent = notes.join(" · ");
       message.className = "rnnbook-message" + (s.errors.length ? " rnnbook-error" : unknown.length ? " rnnbook-warning" : "");
       if (s.errors.length) return;
-      const state = model.initialState();
-      let logits;
-      for (const id of ids.length ? ids : [stoi.get(spec.default_prompt)]) logits = model.step(id, state);
+      const state = model.initialState(), logits = new Float64Array(model.V);
+      for (const id of ids.length ? ids : [stoi.get(spec.default_prompt)]) model.step(id, state, logits);
       showChart(chart, filteredProbs(logits, s.temperature, s.topK, s.topP), spec.vocab);
     }
 
@@ -291,42 +543,51 @@
       const s = settings();
       preview();
       if (s.errors.length) return;
-      const me = ++run;
-      output.textContent = prompt.value;
+      const me = ++run, parts = [prompt.value];
       output.dataset.state = "running";
+      text = prompt.value;
+      target = null;
+      render();
       const gen = generate(model, spec, prompt.value, s);
-      const text = [prompt.value];
-      function chunk() {
-        if (me !== run) return; // a newer run started
+      let last = null, frame = 0, finished = false;
+      function paint() { // at most once per animation frame: the text so far and the latest distribution
+        frame = 0;
+        if (me !== run) return;
+        text = parts.join("");
+        if (last) showChart(chart, last, spec.vocab);
+        if (finished) { output.dataset.state = "done"; render(); } else output.textContent = text;
+      }
+      function work() { // compute in slices of about 20 ms, so that the page stays responsive
+        if (me !== run) return;
         try {
           const t0 = performance.now();
-          while (performance.now() - t0 < 30) {
-            const { value, done } = gen.next();
-            if (done || value.char === null) {
-              if (value) showChart(chart, value.probs, spec.vocab);
-              output.dataset.state = "done";
-              return;
-            }
-            text.push(value.char);
-            showChart(chart, value.probs, spec.vocab);
-          }
-          output.textContent = text.join("");
-          requestAnimationFrame(chunk);
+          do {
+            const { value } = gen.next();
+            last = value.probs;
+            if (value.char === null) { finished = true; break; }
+            parts.push(value.char);
+          } while (performance.now() - t0 < 20);
+          if (!frame) frame = requestAnimationFrame(paint);
+          if (!finished) setTimeout(work, 0);
         } catch (e) {
           message.textContent = "Generation failed: " + e.message;
           message.className = "rnnbook-message rnnbook-error";
           output.dataset.state = "error";
-        } finally {
-          if (output.dataset.state !== "running") output.textContent = text.join("");
+          text = parts.join("");
+          output.textContent = text;
         }
       }
-      requestAnimationFrame(chunk);
+      work();
     }
 
     button.addEventListener("click", start);
-    prompt.addEventListener("input", preview);
+    prompt.addEventListener("input", () => {
+      preview();
+      if (output.dataset.state !== "running") { text = prompt.value; target = null; output.dataset.state = "idle"; render(); }
+    });
     for (const name in inputs) inputs[name].addEventListener("input", preview);
     preview();
+    render();
   }
 
   function mountAll() {
@@ -335,7 +596,13 @@
     });
   }
 
-  window.rnnbookSampler = { CharRNN, filteredProbs, parseSettings, encodePrompt, generate, mulberry32 };
+  let shared = null; // one model for the hooks
+  const hookModel = () => (shared = shared || new CharRNN(window.RNNBOOK_MODEL));
+  // For each character of text read from a zero state, the last layer's hidden state: T arrays of H numbers.
+  window.rnnbookHidden = (text) => analyse(hookModel(), encodeStrict(text, window.RNNBOOK_MODEL)).h.map((h) => Array.from(h));
+  // The t norms of the gradient of log p(text[t] | text[:t]) w.r.t. the embeddings of text[0], ..., text[t-1].
+  window.rnnbookConnectivity = (text, t) => connectivity(hookModel(), encodeStrict(text, window.RNNBOOK_MODEL), t);
+  window.rnnbookSampler = { CharRNN, filteredProbs, parseSettings, encodePrompt, generate, mulberry32, analyse, connectivity };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountAll);
   else mountAll();
 })();

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,47 @@ def _b64(t: torch.Tensor) -> str:
     return base64.b64encode(t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()).decode("ascii")
 
 
-def model_spec(model: CharRNN, vocab: CharVocab, default_prompt: str = "\n") -> dict:
-    """Everything the JavaScript sampler needs: sizes, cell type, vocabulary and weights (base64 float32)."""
+def in_speaker_name(text: str) -> np.ndarray:
+    """1.0 for each character of a speaker's name (a line ending in ':' after a blank line), else 0.0."""
+    flags = np.zeros(len(text))
+    for m in re.finditer(r"(?:^|\n\n)([^\n]+):\n", text):
+        flags[m.start(1):m.end(1)] = 1.0
+    return flags
+
+
+def line_position(text: str) -> np.ndarray:
+    """For each character, the number of characters since the last newline."""
+    position = np.zeros(len(text))
+    for i in range(1, len(text)):
+        position[i] = 0 if text[i - 1] == "\n" else position[i - 1] + 1
+    return position
+
+
+def correlations(a: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Pearson correlation of every column of a (T, H) with f (T,)."""
+    a = (a - a.mean(0)) / (a.std(0) + 1e-9)
+    return (a * ((f - f.mean()) / f.std())[:, None]).mean(0)
+
+
+def named_units(model: CharRNN, vocab: CharVocab, text: str) -> list[dict]:
+    """The last layer's units that chapter 5 names: each chosen on the first half of text, r on the second half."""
+    from rnnbook.sampling import hidden_states, one_step_kernels
+
+    if len(text) < 200:
+        raise ValueError(f"text of {len(text)} characters; choosing units needs at least 200")
+    with one_step_kernels():  # PyTorch's own kernels: several times faster than oneDNN's on one long sequence
+        states = hidden_states(model, vocab, text)[f"h{model.rnn.num_layers}"]
+    half = len(text) // 2
+    units = []
+    for name, feature in (("speaker name", in_speaker_name(text)), ("position in line", line_position(text))):
+        unit = int(np.argmax(np.abs(correlations(states[:half], feature[:half]))))
+        r = float(correlations(states[half:], feature[half:])[unit])
+        units.append({"name": name, "unit": unit, "r": round(r, 4)})
+    return units
+
+
+def model_spec(model: CharRNN, vocab: CharVocab, default_prompt: str = "\n", units: list[dict] | None = None) -> dict:
+    """Everything the JavaScript sampler needs: sizes, cell type, vocabulary, weights (base64 float32), named units."""
     rnn = model.rnn
     if len(vocab) != model.head.out_features:
         raise ValueError(f"vocabulary of {len(vocab)} characters, but the model predicts {model.head.out_features}")
@@ -37,6 +77,7 @@ def model_spec(model: CharRNN, vocab: CharVocab, default_prompt: str = "\n") -> 
         "hidden_size": rnn.hidden_size,
         "num_layers": rnn.num_layers,
         "default_prompt": default_prompt,
+        "units": units or [],
         "tensors": {"embed": _b64(model.embed.weight), "layers": layers,
                     "W_out": _b64(model.head.weight), "b_out": _b64(model.head.bias)},
     }
