@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from rnnbook.jsmodel import in_speaker_name
 from rnnbook.sampling import generate, hidden_states
 from tests.site.test_html import HTML
 from tests.site.test_sampler_page import open_sampler, run
@@ -119,3 +120,27 @@ def test_views_show_what_the_model_computes(site, browser, pretrained):
     assert all(bg for c, bg in colours[j - 200:j] if c != "\n") and not any(bg for _, bg in colours[j:])
     panel.screenshot(path=str(ARTIFACTS / "playground-connectivity.png"))
     assert uncaught == [] and console == []
+
+
+def test_the_playground_examples_hold(site, browser, pretrained):
+    """What the playground's text says about the passage it starts with, checked with PyTorch and the page."""
+    model, vocab = pretrained
+    page, panel, _, uncaught = open_sampler(browser, f"{site}/{PLAYGROUND}")
+    text = page.evaluate("() => document.querySelector('#rnnbook-sampler-playground').dataset.prompt")
+    assert text.startswith("MACBETH:\nSo foul and fair") and "\n\nBANQUO:\n" in text
+    assert panel.locator("[id*=output]").inner_text() == text  # the views show the passage before anything is generated
+    speaker = page.evaluate("() => window.RNNBOOK_MODEL.units")[0]
+    acts = hidden_states(model, vocab, text)["h1"][:, speaker["unit"]]
+    names = in_speaker_name(text) == 1
+    assert speaker["r"] > 0 and (acts[names] > 0).mean() > 0.75 and (acts[~names] < 0).mean() > 0.95  # red, blue
+    with torch.no_grad():
+        logits, _ = model(vocab.encode(text)[None])
+    p = torch.softmax(logits[0, :-1].double(), -1)[torch.arange(len(text) - 1), vocab.encode(text)[1:]].numpy()
+    b = text.index("BANQUO")
+    assert sorted(np.argsort(p)[:2] + 1) == [b + 3, b + 5]  # the Q and the O of BANQUO are the least expected
+    assert p[len("MACBETH:") - 1] > 0.99  # the newline after MACBETH: (p[k] is the probability of text[k + 1])
+    t = text.index("BANQUO:") + len("BANQUO")
+    norms = np.array(page.evaluate("([s, t]) => window.rnnbookConnectivity(s, t)", [text, t]))
+    assert sorted(np.argsort(norms)[-8:]) == list(range(t - 8, t))  # the name's letters and the blank line before it
+    assert norms[:t - 20].max() < 0.05 * norms.max()
+    assert uncaught == []
