@@ -206,3 +206,23 @@ def test_unit_features():
     text = "FIRST:\nAy, sir.\nLEAR:\nNo.\n\nLEAR:\nNo.\n"  # a name follows a blank line or starts the text
     assert "".join(c for c, f in zip(text, in_speaker_name(text)) if f) == "FIRSTLEAR"  # not the LEAR after a single newline
     assert line_position("ab\ncd").tolist() == [0, 1, 2, 0, 1]
+
+
+def test_javascript_loops_where_webassembly_does_not_apply(browser, tmp_path):
+    """Sizes that are not multiples of 4 use the JavaScript products instead of WebAssembly: same results."""
+    torch.manual_seed(1)
+    model = CharRNN(len(VOCAB), embed_dim=6, hidden_size=10, num_layers=2, cell="gru").eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+    page = js_page(browser, tmp_path, model)
+    assert page.evaluate("() => new window.rnnbookSampler.CharRNN(window.RNNBOOK_MODEL).affine.name") == "affine"
+    assert page.evaluate(JS_GREEDY, ["ROMEO:\n", 100, 1, 0, None, None]) == generate(model, VOCAB, "ROMEO:\n", length=100, temperature=0)
+    text = "KING:\nWhat say you?"
+    np.testing.assert_allclose(page.evaluate("t => window.rnnbookHidden(t)", text), hidden_states(model, VOCAB, text)["h2"], atol=1e-5)
+    assert page.errors == []
+
+
+def test_webassembly_is_used_for_the_book_sizes(browser, tmp_path):
+    page = js_page(browser, tmp_path, tiny_model("gru"))
+    assert page.evaluate("() => new window.rnnbookSampler.CharRNN(window.RNNBOOK_MODEL).affine.name") == "simdAffine"

@@ -98,7 +98,7 @@
       const X = take(Float64Array, maxSize), O = take(Float64Array, maxSize);
       return {
         weights: (values) => { const a = take(Float32Array, values.length); a.set(values); return a; },
-        affine(Wm, b, rows, cols, x, out) { // as affine() above, for W in this memory and cols a multiple of 4
+        affine: function simdAffine(Wm, b, rows, cols, x, out) { // affine() above, for W in this memory, cols % 4 === 0
           X.set(x);
           O.set(b);
           affine(Wm.byteOffset, X.byteOffset, O.byteOffset, rows, cols);
