@@ -139,7 +139,6 @@
       }
       this.gi = new Float64Array(G); // work buffers: input and hidden pre-activations
       this.gh = new Float64Array(G);
-      this.x = new Float64Array(this.E);
     }
 
     initialState() {
@@ -153,7 +152,7 @@
       if (inputTerm) gi.set(inputTerm);
       else this.affine(L.W_ih, L.b_ih, G, L.inSize, x, gi);
       this.affine(L.W_hh, L.b_hh, G, H, h, gh);
-      if (rec) { rec.x = Float64Array.from(x); rec.hPrev = Float64Array.from(h); rec.cPrev = Float64Array.from(s.c); }
+      if (rec) { rec.hPrev = Float64Array.from(h); rec.cPrev = Float64Array.from(s.c); }
       if (this.cell === "rnn") {
         for (let j = 0; j < H; j++) h[j] = Math.tanh(gi[j] + gh[j]);
       } else if (this.cell === "lstm") { // gates i, f, g, o
@@ -182,9 +181,8 @@
     // One step: token id in, logits out (into `logits` if given); `state` is updated in place.
     // `rec`, if given, is an array that receives one record per layer for backpropagation.
     step(token, state, logits, rec) {
-      const E = this.E, G = this.gates * this.H;
-      for (let e = 0; e < E; e++) this.x[e] = this.embed[token * E + e];
-      let x = this.x;
+      const G = this.gates * this.H;
+      let x = null; // layer 0 looks its input term up
       for (let k = 0; k < this.layers.length; k++) {
         const r = rec ? {} : null;
         this.layerStep(this.layers[k], x, state[k], r, k === 0 ? this.inputTerms.subarray(token * G, (token + 1) * G) : null);
@@ -517,6 +515,7 @@
       return cache;
     }
 
+    const currentUnit = () => Math.min(model.H - 1, Math.max(0, Number(unitInput.value) | 0));
     const view = () => VIEWS.map((v) => v[0]).find((v) => viewInputs[v].checked);
 
     function render() { // the output box, in the chosen view
@@ -525,7 +524,7 @@
       unitRow.hidden = v !== "unit";
       if (v === "text" || output.dataset.state === "running") { output.textContent = text; return; }
       const a = analysis(), spans = [];
-      const unit = Math.min(model.H - 1, Math.max(0, Number(unitInput.value) | 0));
+      const unit = currentUnit();
       let norms = null, scale = 0;
       if (v === "connectivity") {
         if (target === null || target >= a.ids.length) target = a.ids.length - 1;
@@ -554,7 +553,7 @@
       const v = view(), a = cache;
       if (v === "text" || !a) { inspect.textContent = ""; return; }
       if (v === "unit") {
-        const unit = Number(unitInput.value) | 0;
+        const unit = currentUnit();
         inspect.textContent = i === null ? `Unit ${unit}: red positive, blue negative, white near zero. Point at a character for its value.`
           : a.steps[i] < 0 ? "not in the vocabulary" : `${JSON.stringify(a.chars[i])}: unit ${unit} = ${a.h[a.steps[i]][unit].toFixed(3)}`;
       } else if (v === "surprise") {

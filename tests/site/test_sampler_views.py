@@ -88,6 +88,8 @@ def test_views_show_what_the_model_computes(site, browser, pretrained):
     reds = [i for i, (_, bg) in enumerate(colours) if bg.startswith("rgb(255,")]  # red: positive activation
     assert set(reds) == {i for i, a in enumerate(states) if a >= 0} - {i for i, a in enumerate(states) if abs(a) < 1e-3}
     panel.screenshot(path=str(ARTIFACTS / "playground-unit.png"))
+    panel.locator("input[name=unit]").fill("9999")  # beyond the last unit: the last one
+    assert inspect.inner_text().startswith(f"Unit {model.rnn.hidden_size - 1}:")
 
     # "Most active units": the five units whose activation varies most over this text, the first one chosen.
     panel.get_by_role("button", name="Most active units").click()
