@@ -148,15 +148,35 @@ class SequenceModel(nn.Module):
         return self.head(hs), state
 
 
-def gated_params(layer: nn.LSTM | nn.GRU | nn.LSTMCell | nn.GRUCell) -> dict[str, np.ndarray]:
-    """The weights of a one-layer PyTorch LSTM or GRU as the float64 NumPy dict of `scratch.lstm_forward` / `gru_forward`."""
+def gated_params(layer: nn.LSTM | nn.GRU | nn.LSTMCell | nn.GRUCell, head: nn.Linear | None = None) -> dict[str, np.ndarray]:
+    """A one-layer PyTorch LSTM or GRU (and its output layer `head`) as the float64 NumPy dict of `scratch.lstm_forward` / `gru_forward`.
+
+    PyTorch stacks the gates (LSTM: i, f, g, o; GRU: r, z, n) in `weight_ih`, `weight_hh` and two bias vectors; a
+    gate's one bias is the sum of its two slices, except the GRU candidate's, kept apart as b_n (input) and b_nh
+    (recurrent, inside the reset product). Without a head, W_yh is the identity and b_y zero, so the logits are h_t.
+    """
     if not isinstance(layer, (nn.LSTM, nn.GRU, nn.LSTMCell, nn.GRUCell)):
         raise ValueError(f"expected an nn.LSTM, nn.GRU, nn.LSTMCell or nn.GRUCell, got {type(layer).__name__}")
     if getattr(layer, "num_layers", 1) != 1 or getattr(layer, "bidirectional", False) or getattr(layer, "proj_size", 0) or not layer.bias:
         raise ValueError("expected a one-layer, one-directional LSTM or GRU with biases and no projection")
+    H = layer.hidden_size
+    if head is not None and (not isinstance(head, nn.Linear) or head.in_features != H or head.bias is None):
+        raise ValueError(f"expected head to be an nn.Linear from H={H} features with a bias, got {head!r}")
     suffix = "_l0" if isinstance(layer, (nn.LSTM, nn.GRU)) else ""
-    names = {"W_hx": "weight_ih", "W_hh": "weight_hh", "b_hx": "bias_ih", "b_hh": "bias_hh"}
-    return {k: getattr(layer, name + suffix).detach().double().numpy().copy() for k, name in names.items()}
+    W_x, W_h, b_x, b_h = (getattr(layer, name + suffix).detach().double().numpy() for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    gates = "ifgo" if isinstance(layer, (nn.LSTM, nn.LSTMCell)) else "rzn"
+    p = {}
+    for k, gate in enumerate(gates):
+        rows = slice(k * H, (k + 1) * H)
+        p[f"W_{gate}x"], p[f"W_{gate}h"] = W_x[rows].copy(), W_h[rows].copy()
+        p[f"b_{gate}"] = b_x[rows] + (0 if gate == "n" else b_h[rows])
+    if gates == "rzn":
+        p["b_nh"] = b_h[2 * H:].copy()
+    if head is None:
+        p["W_yh"], p["b_y"] = np.eye(H), np.zeros(H)
+    else:
+        p["W_yh"], p["b_y"] = head.weight.detach().double().numpy().copy(), head.bias.detach().double().numpy().copy()
+    return p
 
 
 class CharRNN(nn.Module):
