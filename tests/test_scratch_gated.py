@@ -150,13 +150,24 @@ def test_realistic_bugs_are_caught():
     assert np.abs(gru_forward(permuted(q, "rz", "zr"), x, h0)[0] - ref_g).max() > 1e-3  # r and z swapped
     merged = dict(q, b_n=q["b_n"] + q["b_nh"], b_nh=np.zeros(4))  # both candidate biases outside the product
     assert np.abs(gru_forward(merged, x, h0)[0] - ref_g).max() > 1e-3
-    # the gradient checks fail on a backward pass that drops the forget path dc_{t-1} = f_t dc_t (T > 1)
-    pp, xx, cc, hh, c0 = problem("lstm", 3, 4, 3, 4)
-    numeric = numerical_grads(lambda r: lstm_loss_and_grads(r, xx, cc, hh, c0)[0], pp)
-    assert relative_error(lstm_loss_and_grads(pp, xx, cc, hh, c0)[1]["W_ix"], numeric["W_ix"]) < 1e-7
-    no_forget = dict(pp, b_f=np.full(4, -60.0))  # f_t = 0: forward and backward both lose the path
-    numeric_nf = numerical_grads(lambda r: lstm_loss_and_grads(r, xx, cc, hh, c0)[0], no_forget)
-    assert relative_error(numeric_nf["W_ix"], numeric["W_ix"]) > 1e-2
+
+
+def test_the_cell_gradient_travels_back_through_the_forget_gates():
+    """With no recurrence through h (every W_*h zero), dL/dc_0 = prod_t f_t * dL/dc_T exactly: the direct path alone."""
+    rng = np.random.default_rng(5)
+    p = init_gated_params("lstm", 2, 3, 4, seed=5)
+    for g in "ifgo":
+        p[f"W_{g}h"] = np.zeros((3, 3))
+    x, h0, c0 = rng.normal(size=(7, 2)), rng.normal(size=3), rng.normal(size=3)
+    dys = np.zeros((7, 4))
+    dys[-1] = rng.normal(size=4)  # a loss at the last step only
+    _, (dh0, dc0) = lstm_backward(p, x, h0, c0, dys)
+    hs, cs, _ = lstm_forward(p, x, h0, c0)
+    f = 1 / (1 + np.exp(-(x @ p["W_fx"].T + p["b_f"])))  # (T, H): the forget gates, independent of h here
+    o_T = 1 / (1 + np.exp(-(p["W_ox"] @ x[-1] + p["b_o"])))
+    dc_T = (p["W_yh"].T @ dys[-1]) * o_T * (1 - np.tanh(cs[-1]) ** 2)
+    np.testing.assert_allclose(dc0, f.prod(axis=0) * dc_T, rtol=1e-12)  # c_T = f_T c_{T-1} + ..., down to c_0
+    assert not dh0.any()  # h_0 reaches nothing when every W_*h is zero
 
 
 def test_memory_through_the_cell():
