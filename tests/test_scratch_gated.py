@@ -135,7 +135,7 @@ def permuted(p: dict, gates: str, order: str) -> dict:
 
 
 def test_realistic_bugs_are_caught():
-    """A swapped gate, a wrong transpose, a missing forget path or b_nh outside the reset product all break parity."""
+    """A swapped gate, a wrong transpose or b_nh moved outside the reset product breaks parity with PyTorch."""
     lstm, head = torch_pair("lstm", 3, 4, 3, seed=0)
     gru, head_g = torch_pair("gru", 3, 4, 3, seed=0)
     x, h0 = np.random.default_rng(0).normal(size=(6, 3)), np.random.default_rng(1).normal(size=4)
