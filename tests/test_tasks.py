@@ -156,3 +156,32 @@ def test_train_adding_learns_and_checks_its_arguments():
     lstm, _, _ = train_adding("lstm", seed=0, T=4, H=4, steps=1, forget_bias=1.0)
     with pytest.raises(ValueError, match="forget_bias"):
         train_adding("gru", seed=0, T=4, steps=1, forget_bias=1.0)
+
+
+def fixed_model(logits: torch.Tensor) -> nn.Module:
+    """A model that returns fixed logits, whatever its input."""
+
+    class Fixed(nn.Module):
+        def forward(self, inputs):
+            return logits, None
+
+    return Fixed()
+
+
+def test_marked_recall_batch_loss_and_training():
+    from rnnbook.tasks import marked_recall_batch, marked_recall_loss, train_marked_recall
+
+    x, symbol, pos = marked_recall_batch(16, 8, 3, torch.Generator().manual_seed(0), first=3)
+    assert x.shape == (8, 16, 4) and torch.all(x[..., 3].sum(0) == 1) and torch.all(pos < 3)
+    assert torch.all(x[pos, torch.arange(16), :3].argmax(-1) == symbol) and torch.all(x[pos, torch.arange(16), 3] == 1)
+    with pytest.raises(ValueError, match="first"):
+        marked_recall_batch(4, 5, 3, torch.Generator(), first=5)
+    # right after the marker, confidently wrong at and before it: only the steps after the marker may count
+    after = (torch.arange(8)[:, None] > pos[None, :])[..., None]
+    right, wrong = F.one_hot(symbol, 3).float()[None], F.one_hot((symbol + 1) % 3, 3).float()[None]
+    assert marked_recall_loss(fixed_model(40.0 * torch.where(after, right, wrong)), x, symbol, pos).item() < 1e-6
+    assert marked_recall_loss(fixed_model(torch.zeros(8, 16, 3)), x, symbol, pos).item() == pytest.approx(np.log(3))
+    model, losses = train_marked_recall("gru", seed=0, T=6, V=3, H=8, steps=150)
+    x, symbol, pos = marked_recall_batch(200, 6, 3, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert (model(x)[0][-1].argmax(-1) == symbol).float().mean() > 0.9 and losses[-10:].mean() < 0.5

@@ -154,3 +154,32 @@ def train_adding(cell: str, seed: int, T: int, H: int = 32, steps: int = STEPS, 
     with torch.no_grad():
         test = adding_loss(model, *adding_batch(2000, T, gen)).item()
     return model, losses, test
+
+
+def marked_recall_batch(B: int, T: int, V: int, generator: torch.Generator, first: int = 5):
+    """Random symbols, one of them marked within the first `first` steps: inputs (T, B, V + 1), the marked symbol (B,), its step (B,)."""
+    if not 1 <= first < T:
+        raise ValueError(f"the marker must fall in the first `first` steps with 1 <= first < T; got first={first}, T={T}")
+    s = torch.randint(0, V, (T, B), generator=generator)
+    pos = torch.randint(0, first, (B,), generator=generator)
+    marker = torch.zeros(T, B, 1)
+    marker[pos, torch.arange(B)] = 1
+    return torch.cat([F.one_hot(s, V).float(), marker], dim=-1), s[pos, torch.arange(B)], pos
+
+
+def marked_recall_loss(model: nn.Module, x: torch.Tensor, symbol: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of naming the marked symbol at every step after the marker (mean over those steps)."""
+    logits = model(x)[0]  # (T, B, V)
+    T, B, V = logits.shape
+    after = (torch.arange(T)[:, None] > pos[None, :]).float()
+    losses = F.cross_entropy(logits.reshape(-1, V), symbol.repeat(T), reduction="none").reshape(T, B)
+    return (losses * after).sum() / after.sum()
+
+
+def train_marked_recall(cell: str, seed: int, T: int, V: int = 4, H: int = 32, steps: int = STEPS):
+    """Train SequenceModel(cell) to name the marked symbol after the marker; return the model and its losses."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(100 + seed)
+    model = SequenceModel(cell, D=V + 1, H=H, V=V)
+    losses, _ = fit(model.parameters(), lambda: marked_recall_loss(model, *marked_recall_batch(BATCH, T, V, gen)), steps=steps)
+    return model, losses
