@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from rnnbook.seq2seq import (BOS, EOS, MAX_VALUE, PAD, SRC_WORDS, TGT_CHARS, AdditiveAttention, Seq2Seq, batch,
-                             beam_search, chinese_numeral, decoder_step, english_words, greedy_decode,
+                             GLOSS, beam_search, chinese_numeral, decoder_step, english_words, free_running_loss,
+                             greedy_decode,
                              sequence_logprob, split_values, src_ids, tgt_ids, tgt_text)
 
 # ---------------------------------------------------------------------------------------------- the task
@@ -313,3 +314,30 @@ def test_beam_search_rejects_bad_arguments(kwargs, message):
     args = dict(bos=0, eos=1, beam_size=2, max_len=3) | kwargs
     with pytest.raises(ValueError, match=message):
         beam_search(step, state, **args)
+
+
+def test_free_running_loss_equals_the_teacher_forced_loss_when_the_model_is_right():
+    torch.manual_seed(0)
+    model = Seq2Seq(True, H=8, E=4).eval()
+    x, lengths, z_in, z_out = batch([7, 305007])
+    outs, _ = greedy_decode(model, x, lengths, max_len=z_out.shape[1])
+    fed = torch.tensor([[BOS] + o[:z_out.shape[1] - 1] for o in outs])  # the model's own outputs as inputs
+    with torch.no_grad():
+        from rnnbook.seq2seq import seq_loss
+        own = seq_loss(model(x, lengths, fed)[0], z_out).item()
+        true = seq_loss(model(x, lengths, z_in)[0], z_out).item()
+    assert abs(free_running_loss(model, x, lengths, z_out) - own) < 1e-5 and abs(own - true) > 1e-3
+
+
+def test_plot_attention_labels_rows_and_columns():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from rnnbook.plots import plot_attention
+    fig, ax = plt.subplots()
+    plot_attention(ax, np.eye(3)[:2], ["one", "two", "three"], [GLOSS["一"], GLOSS["万"]], title="t")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["one", "two", "three"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["yī 1", "wàn 10⁴"]
+    with pytest.raises(ValueError, match="shape"):
+        plot_attention(ax, np.eye(3), ["one"], ["x"])
+    plt.close(fig)

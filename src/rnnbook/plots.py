@@ -289,3 +289,22 @@ def plot_band(ax: plt.Axes, curves: list[list[tuple[float, float]]], color: str 
     ax.fill_between(xs, [min(c) for c in columns], [max(c) for c in columns], color=color, alpha=0.25, lw=0)
     ax.plot(xs, [median(c) for c in columns], color=color, label=label)
     return ax
+
+
+def plot_attention(ax: plt.Axes, alpha, src_words: list[str], out_labels: list[str], title: str = "") -> plt.Axes:
+    """An attention heat map: one row per output step t, one column per input word j, shade alpha[t, j]."""
+    import numpy as np  # local: the rest of the module needs no NumPy
+
+    alpha = np.asarray(alpha, dtype=float)
+    if alpha.shape != (len(out_labels), len(src_words)):
+        raise ValueError(f"alpha has shape {alpha.shape}, expected (outputs, inputs) = "
+                         f"({len(out_labels)}, {len(src_words)})")
+    ax.imshow(alpha, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(src_words)), src_words, rotation=60, ha="right", fontsize=8.5)
+    ax.set_yticks(range(len(out_labels)), out_labels, fontsize=8.5)
+    ax.set_xlabel("input word $j$")
+    ax.set_ylabel("output step $t$")
+    ax.grid(False)
+    if title:
+        ax.set_title(title, fontsize=9.5, loc="left")
+    return ax

@@ -276,3 +276,52 @@ def beam_search(step: Callable, state, bos: int, eos: int, beam_size: int, max_l
             break  # log-probabilities only fall: no live hypothesis can still enter the best beam_size
     results = finished + [(tokens, score) for tokens, score, _ in alive if len(tokens) == max_len]
     return sorted(results, key=lambda r: -r[1])[:beam_size]
+
+
+# ------------------------------------------------------------------------------------- training, evaluation
+
+LENGTH_BINS = ((1, 4), (5, 6), (7, 8), (9, 11))  # input lengths in words, for accuracy against length
+
+
+def train_seq2seq(attention: bool, train_values: Sequence[int], seed: int, steps: int = 200, batch_size: int = 64,
+                  lr: float = 0.02, H: int = 48) -> Seq2Seq:
+    """A Seq2Seq trained from seed by teacher forcing: Adam on shuffled batches of the training numbers."""
+    from rnnbook.apps import fit
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(len(train_values)) for _ in range(steps * batch_size // len(train_values) + 1)])
+    batches = [batch([train_values[i] for i in order[k * batch_size:(k + 1) * batch_size]]) for k in range(steps)]
+    model = Seq2Seq(attention, H=H)
+
+    def batch_loss(step: int) -> torch.Tensor:
+        """Teacher-forced cross-entropy of one batch."""
+        x, lengths, z_in, z_out = batches[step]
+        return seq_loss(model(x, lengths, z_in)[0], z_out)
+
+    fit(model, batch_loss, steps, lr, desc=f"{'with' if attention else 'without'} attention, seed {seed}")
+    return model
+
+
+def accuracy_by_length(correct: Sequence[bool], lengths: Sequence[int]) -> dict[tuple[int, int], float]:
+    """Exact-match accuracy in each bin of LENGTH_BINS, {(shortest, longest): accuracy}."""
+    c, L = np.asarray(correct, dtype=float), np.asarray(lengths)
+    return {(lo, hi): float(c[(L >= lo) & (L <= hi)].mean()) for lo, hi in LENGTH_BINS if ((L >= lo) & (L <= hi)).any()}
+
+
+@torch.no_grad()
+def free_running_loss(model: Seq2Seq, x: torch.Tensor, lengths: torch.Tensor, z_out: torch.Tensor) -> float:
+    """Cross-entropy per target token when the decoder is fed its own previous (greedy) outputs instead of the
+    true ones: the loss it is trained on, measured under the conditions of use."""
+    state = model.encode(x, lengths)
+    z, losses = torch.full((x.shape[0],), BOS), []
+    for t in range(z_out.shape[1]):
+        y, state, _ = model.step(state, z)
+        losses.append(F.cross_entropy(y, z_out[:, t], ignore_index=PAD, reduction="none"))
+        z = y.argmax(-1)
+    return (torch.stack(losses, 1).sum() / (z_out != PAD).sum()).item()
+
+
+GLOSS = {"零": "líng 0", "一": "yī 1", "二": "èr 2", "三": "sān 3", "四": "sì 4", "五": "wǔ 5", "六": "liù 6",
+         "七": "qī 7", "八": "bā 8", "九": "jiǔ 9", "十": "shí 10", "百": "bǎi 100", "千": "qiān 1000",
+         "万": "wàn 10⁴", "<eos>": "<eos>"}  # pinyin and value: figure labels that need no Chinese font
