@@ -398,4 +398,21 @@ def draw_gru_cell(ax: plt.Axes | None = None) -> plt.Axes:
     _wire(ax, [(2.48, 1.9), (4.3, 1.9)], color=COLORS[2])
     ax.text(4.35, 1.9, "$h_t$", fontsize=11, va="center")
     ax.text(0.4, 2.35, r"state path: $h_t = z_t \odot h_{t-1} + (1 - z_t) \odot n_t$", fontsize=9, color=COLORS[2], ha="center")
+
+def plot_attention(ax: plt.Axes, alpha, src_words: list[str], out_labels: list[str], title: str = "") -> plt.Axes:
+    """An attention heat map: one row per output step t, one column per input word j, shade alpha[t, j]."""
+    import numpy as np  # local: the rest of the module needs no NumPy
+
+    alpha = np.asarray(alpha, dtype=float)
+    if alpha.shape != (len(out_labels), len(src_words)):
+        raise ValueError(f"alpha has shape {alpha.shape}, expected (outputs, inputs) = "
+                         f"({len(out_labels)}, {len(src_words)})")
+    ax.imshow(alpha, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(src_words)), src_words, rotation=60, ha="right", fontsize=8.5)
+    ax.set_yticks(range(len(out_labels)), out_labels, fontsize=8.5)
+    ax.set_xlabel("input word $j$")
+    ax.set_ylabel("output step $t$")
+    ax.grid(False)
+    if title:
+        ax.set_title(title, fontsize=9.5, loc="left")
     return ax
