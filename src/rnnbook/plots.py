@@ -399,6 +399,7 @@ def draw_gru_cell(ax: plt.Axes | None = None) -> plt.Axes:
     ax.text(4.35, 1.9, "$h_t$", fontsize=11, va="center")
     ax.text(0.4, 2.35, r"state path: $h_t = z_t \odot h_{t-1} + (1 - z_t) \odot n_t$", fontsize=9, color=COLORS[2], ha="center")
 
+
 def plot_attention(ax: plt.Axes, alpha, src_words: list[str], out_labels: list[str], title: str = "") -> plt.Axes:
     """An attention heat map: one row per output step t, one column per input word j, shade alpha[t, j]."""
     import numpy as np  # local: the rest of the module needs no NumPy
