@@ -81,3 +81,14 @@ def recall_accuracy(model: nn.Module, x: torch.Tensor, s: torch.Tensor, d: int) 
     if not 1 <= d < len(s):
         raise ValueError(f"the delay d={d} must lie in [1, T) = [1, {len(s)})")
     return (model(x)[0][d:].argmax(-1) == s[:-d]).float().mean().item()
+
+
+def local_max_batch(B: int, T: int, K: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Digits 0..K-1 one-hot x (T, B, K), and targets y (T, B): the largest of s_{t-1}, s_t, s_{t+1} (those that exist)."""
+    if B < 1 or T < 1 or K < 2:
+        raise ValueError(f"need B >= 1, T >= 1 and K >= 2 digits; got B={B}, T={T}, K={K}")
+    s = torch.randint(0, K, (T, B), generator=generator)
+    y = s.clone()
+    y[1:] = torch.maximum(y[1:], s[:-1])  # the left neighbour
+    y[:-1] = torch.maximum(y[:-1], s[1:])  # the right neighbour: the future, for a model that reads left to right
+    return F.one_hot(s, K).float(), y
