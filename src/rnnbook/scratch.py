@@ -188,6 +188,84 @@ def rnn_loss_and_grads(
     return float(loss), grads, hs[-1]
 
 
+def clip_grads(grads: dict[str, np.ndarray], max_norm: float) -> float:
+    """Scale all gradients together, in place, so that their joint norm is at most max_norm (ch3-clip); return the norm before."""
+    norm = float(np.sqrt(sum((g ** 2).sum() for g in grads.values())))
+    if norm > max_norm:
+        for g in grads.values():
+            g *= max_norm / norm
+    return norm
+
+
+def train_numpy_rnn(
+    text: str, hidden: int = 64, seq_len: int = 25, steps: int = 1500, lr: float = 0.05, seed: int = 0, clip: float = 5.0,
+    callback: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+) -> tuple[dict[str, np.ndarray], str, np.ndarray]:
+    """Train a character-level tanh RNN on text by truncated BPTT, clipping and Adagrad; return params, vocab, losses (nats per character)."""
+    if not isinstance(text, str) or not text:
+        raise ValueError("text is empty; training needs at least seq_len + 1 characters")
+    for name, value in (("hidden", hidden), ("seq_len", seq_len), ("steps", steps)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    for name, value in (("lr", lr), ("clip", clip)):
+        if isinstance(value, bool) or not (isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    if len(text) < seq_len + 1:
+        raise ValueError(f"text has {len(text)} characters; seq_len={seq_len} needs at least {seq_len + 1} (inputs and their next characters)")
+    vocab = "".join(sorted(set(text)))  # character i of vocab has id i
+    V = len(vocab)
+    index = {c: i for i, c in enumerate(vocab)}
+    ids = np.array([index[c] for c in text], dtype=np.int64)
+    params = init_params(V, hidden, V, seed=seed, scale=0.01)  # small weights: p_t starts near uniform, the loss near log V
+    memory = {k: np.zeros_like(v) for k, v in params.items()}  # Adagrad's sum of squared gradients
+    eye = np.eye(V)
+    losses = np.zeros(steps)
+    h, p = np.zeros(hidden), 0
+    if callback:  # callback(n, params) after n updates, from n = 0; params change in place afterwards
+        callback(0, params)
+    for step in range(steps):
+        if p + seq_len + 1 > len(text):  # the end of the text: start again from its beginning, with a fresh state
+            h, p = np.zeros(hidden), 0
+        chunk = ids[p:p + seq_len + 1]
+        loss, grads, h = rnn_loss_and_grads(params, eye[chunk[:-1]], chunk[1:], h)  # h: carried into the next chunk
+        clip_grads(grads, clip)
+        for k in params:
+            memory[k] += grads[k] ** 2
+            params[k] -= lr * grads[k] / np.sqrt(memory[k] + 1e-8)
+        losses[step] = loss / seq_len  # the summed loss of the chunk, per character, before this update
+        p += seq_len
+        if callback:
+            callback(step + 1, params)
+    return params, vocab, losses
+
+
+def sample_numpy(
+    params: dict[str, np.ndarray], vocab: str, prompt: str, length: int, temperature: float = 1.0, seed: int = 0
+) -> str:
+    """Read prompt (at least one character) through the RNN from h = 0, then sample `length` characters; return those characters."""
+    V = np.shape(params["W_yh"])[0]  # rnn_forward checks the other shapes
+    if not isinstance(vocab, str) or len(vocab) != V or len(set(vocab)) != V:
+        raise ValueError(f"vocab must be a string of {V} distinct characters, one per output of the network; got {vocab!r}")
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError("prompt is empty; the network needs at least one character to read before it can predict the next")
+    unknown = [c for c in prompt if c not in vocab]
+    if unknown:
+        raise ValueError(f"prompt character {unknown[0]!r} is not in the vocabulary {vocab!r}")
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
+        raise ValueError(f"length must be a non-negative integer, got {length!r}")
+    if isinstance(temperature, bool) or not (isinstance(temperature, (int, float, np.floating)) and np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+    rng = np.random.default_rng(seed)
+    eye = np.eye(V)
+    hs, ys = rnn_forward(params, eye[[vocab.index(c) for c in prompt]], np.zeros(np.shape(params["W_hh"])[0]))
+    out = []
+    for _ in range(length):
+        i = rng.choice(V, p=softmax(ys[-1] / temperature))  # draw from softmax(y_t / temperature)
+        out.append(vocab[i])
+        hs, ys = rnn_forward(params, eye[i:i + 1], hs[-1])  # read the character just drawn: one more step
+    return "".join(out)
+
+
 GATED_KEYS = ("W_hx", "W_hh", "b_hx", "b_hh")  # PyTorch's weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0
 
 
