@@ -131,21 +131,44 @@ class UnrolledRNN(nn.Module):
 
 
 class SequenceModel(nn.Module):
-    """A one-layer recurrent network (nn.RNN, nn.LSTM or nn.GRU) with a linear read-out y_t = W_yh h_t + b_y at every step."""
+    """A recurrent network (nn.RNN, nn.LSTM or nn.GRU; stacked, bidirectional) with a linear read-out y_t = W_yh h_t + b_y at every step."""
 
     CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
-    def __init__(self, cell: str, D: int, H: int, V: int):
+    def __init__(self, cell: str, D: int, H: int, V: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0):
         super().__init__()
         if cell not in self.CELLS:
             raise ValueError(f"cell must be one of {list(self.CELLS)}, got {cell!r}")
-        self.rnn = self.CELLS[cell](D, H)
-        self.head = nn.Linear(H, V)
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"num_layers must be an integer >= 1, got {num_layers!r}")
+        if not 0.0 <= dropout < 1.0 or (dropout > 0 and num_layers == 1):
+            raise ValueError(f"dropout acts between layers: it must lie in [0, 1), and be 0 for one layer; got {dropout!r}"
+                             f" with num_layers={num_layers}")
+        self.rnn = self.CELLS[cell](D, H, num_layers, dropout=dropout, bidirectional=bidirectional)
+        self.head = nn.Linear(2 * H if bidirectional else H, V)  # a bidirectional layer's h_t is [forward; backward]
 
     def forward(self, inputs: torch.Tensor, state=None):
         """inputs (T, B, D) -> logits (T, B, V) and the final state (h_T, or (h_T, c_T) for an LSTM), to carry on from."""
         hs, state = self.rnn(inputs, state)
         return self.head(hs), state
+
+
+def single_layer(rnn: nn.RNN | nn.LSTM | nn.GRU, layer: int = 0, reverse: bool = False) -> nn.RNN | nn.LSTM | nn.GRU:
+    """A one-layer, one-directional copy of one layer (its backward direction if reverse) of a stacked or bidirectional rnn."""
+    if not isinstance(rnn, (nn.RNN, nn.LSTM, nn.GRU)) or getattr(rnn, "proj_size", 0) or rnn.batch_first:
+        raise ValueError(f"expected an nn.RNN, nn.LSTM or nn.GRU, time first and without projection; got {rnn!r}")
+    if not 0 <= layer < rnn.num_layers or (reverse and not rnn.bidirectional):
+        raise ValueError(f"rnn has {rnn.num_layers} layer(s), bidirectional={rnn.bidirectional}; "
+                         f"there is no layer={layer}, reverse={reverse}")
+    D = rnn.input_size if layer == 0 else rnn.hidden_size * (2 if rnn.bidirectional else 1)
+    kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+    one = type(rnn)(D, rnn.hidden_size, bias=rnn.bias, **kwargs).to(rnn.weight_ih_l0.dtype)
+    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+    with torch.no_grad():
+        for name, p in one.named_parameters():
+            p.copy_(getattr(rnn, name.replace("_l0", suffix)))
+    return one
 
 
 def gated_params(layer: nn.LSTM | nn.GRU | nn.LSTMCell | nn.GRUCell, head: nn.Linear | None = None) -> dict[str, np.ndarray]:

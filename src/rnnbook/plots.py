@@ -416,4 +416,71 @@ def plot_attention(ax: plt.Axes, alpha, src_words: list[str], out_labels: list[s
     ax.grid(False)
     if title:
         ax.set_title(title, fontsize=9.5, loc="left")
+
+
+def draw_stacked(T: int, layers: int = 2, ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw a stacked RNN unrolled for T steps: layer l reads layer l-1's state h_t^(l-1); dropout sits between layers."""
+    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
+        raise ValueError(f"T must be a positive integer, got {T!r}")
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+        raise ValueError(f"layers must be a positive integer, got {layers!r}")
+    dx, dy = 2.4, 1.9
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.5 + 1.45 * (T + 1), 1.6 + 1.15 * (layers + 1)))
+    top = (layers + 1) * dy
+    ax.set_xlim(-0.9, T * dx + 0.9)
+    ax.set_ylim(-0.5, top + 0.9)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    for l in range(1, layers + 1):
+        _box(ax, (0, l * dy), f"$h_0^{{({l})}}$", "white", w=1.0, h=0.8, fontsize=10)
+    for t in range(1, T + 1):
+        x = t * dx
+        _node(ax, (x, 0), f"$x_{{{t}}}$", COLORS[5])
+        for l in range(1, layers + 1):
+            y = l * dy
+            _box(ax, (x, y), f"$h_{{{t}}}^{{({l})}}$", "#f2f2f2", w=1.0, h=0.8, fontsize=10)
+            _arrow(ax, (x - dx + 0.55, y), (x - 0.55, y), f"$W_{{hh}}^{{({l})}}$", color=COLORS[1],
+                   text_offset=(0.0, 0.3))
+            _arrow(ax, (x, y - dy + 0.42), (x, y - 0.45), f"$W_{{hx}}^{{({l})}}$", color=COLORS[0],
+                   text_offset=(0.0, -0.05))
+            if l > 1:  # the connection that dropout acts on
+                ax.text(x - 0.42, y - dy / 2, "dropout", fontsize=8, color=COLORS[3], ha="right", va="center")
+        _node(ax, (x, top), f"$y_{{{t}}}$", COLORS[4])
+        _arrow(ax, (x, layers * dy + 0.45), (x, top - 0.4), "$W_{yh}$", color=COLORS[2])
+    ax.text(T * dx / 2 + 0.6, top + 0.62, "layer $l$ reads $h_t^{(l-1)}$ (with $h_t^{(0)} = x_t$); each layer has its own weights",
+            ha="center", fontsize=9.5)
+    return ax
+
+
+def draw_bidirectional(T: int, ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw a bidirectional RNN unrolled for T steps: a forward and a backward chain read x_t, y_t reads both."""
+    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
+        raise ValueError(f"T must be a positive integer, got {T!r}")
+    dx, s = 2.4, 0.35  # the forward row is shifted left by s, the backward row right, so that arrows pass by
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.5 + 1.45 * (T + 2), 4.6))
+    y_fwd, y_bwd, y_out = 1.9, 3.8, 5.6
+    ax.set_xlim(-1.3, (T + 1) * dx + 1.3)
+    ax.set_ylim(-0.5, y_out + 1.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    _box(ax, (-s, y_fwd), r"$\overrightarrow{h}_0$", "white", w=1.0, h=0.8, fontsize=10)
+    _box(ax, ((T + 1) * dx + s, y_bwd), rf"$\overleftarrow{{h}}_{{{T + 1}}}$", "white", w=1.0, h=0.8, fontsize=10)
+    for t in range(1, T + 1):
+        x = t * dx
+        _node(ax, (x, 0), f"$x_{{{t}}}$", COLORS[5])
+        _box(ax, (x - s, y_fwd), rf"$\overrightarrow{{h}}_{{{t}}}$", "#f2f2f2", w=1.0, h=0.8, fontsize=10)
+        _box(ax, (x + s, y_bwd), rf"$\overleftarrow{{h}}_{{{t}}}$", "#e6eef7", w=1.0, h=0.8, fontsize=10)
+        _node(ax, (x, y_out), f"$y_{{{t}}}$", COLORS[4])
+        _arrow(ax, (x - dx - s + 0.55, y_fwd), (x - s - 0.55, y_fwd), color=COLORS[1])
+        _arrow(ax, (x + dx + s - 0.55, y_bwd), (x + s + 0.55, y_bwd), color=COLORS[3])
+        _arrow(ax, (x - 0.15, 0.35), (x - s, y_fwd - 0.45), color=COLORS[0])
+        _arrow(ax, (x + 0.15, 0.35), (x + s, y_bwd - 0.45), color=COLORS[0])
+        _arrow(ax, (x - s, y_fwd + 0.45), (x - 0.15, y_out - 0.37), color=COLORS[2])
+        _arrow(ax, (x + s, y_bwd + 0.45), (x + 0.15, y_out - 0.37), color=COLORS[2])
+    ax.text(dx / 2 - s, y_fwd - 0.25, "forward", fontsize=9, color=COLORS[1], ha="center", va="top")
+    ax.text(T * dx + dx / 2 + s, y_bwd - 0.25, "backward", fontsize=9, color=COLORS[3], ha="center", va="top")
+    ax.text((T + 1) * dx / 2, y_out + 0.7, r"$y_t$ reads $\overrightarrow{h}_t$ (from $x_1, \dots, x_t$) and "
+            r"$\overleftarrow{h}_t$ (from $x_t, \dots, x_T$)", ha="center", fontsize=9.5)
     return ax

@@ -183,3 +183,14 @@ def train_marked_recall(cell: str, seed: int, T: int, V: int = 4, H: int = 32, s
     model = SequenceModel(cell, D=V + 1, H=H, V=V)
     losses, _ = fit(model.parameters(), lambda: marked_recall_loss(model, *marked_recall_batch(BATCH, T, V, gen)), steps=steps)
     return model, losses
+
+
+def local_max_batch(B: int, T: int, K: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Digits 0..K-1 one-hot x (T, B, K), and targets y (T, B): the largest of s_{t-1}, s_t, s_{t+1} (those that exist)."""
+    if B < 1 or T < 1 or K < 2:
+        raise ValueError(f"need B >= 1, T >= 1 and K >= 2 digits; got B={B}, T={T}, K={K}")
+    s = torch.randint(0, K, (T, B), generator=generator)
+    y = s.clone()
+    y[1:] = torch.maximum(y[1:], s[:-1])  # the left neighbour
+    y[:-1] = torch.maximum(y[:-1], s[1:])  # the right neighbour: the future, for a model that reads left to right
+    return F.one_hot(s, K).float(), y
