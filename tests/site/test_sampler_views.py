@@ -145,4 +145,11 @@ def test_the_playground_examples_hold(site, browser, pretrained):
     norms = np.array(page.evaluate("([s, t]) => window.rnnbookConnectivity(s, t)", [text, t]))
     assert sorted(np.argsort(norms)[-8:]) == list(range(t - 8, t))  # the name's letters and the blank line before it
     assert norms[:t - 20].max() < 0.05 * norms.max()
+    ARTIFACTS.mkdir(exist_ok=True)
+    panel.get_by_label("Surprise").check()
+    panel.screenshot(path=str(ARTIFACTS / "playground-passage-surprise.png"))
+    panel.get_by_label("Connectivity").check()
+    panel.locator(f"[id*=output] span[data-i='{t}']").click()  # the colon after BANQUO
+    assert panel.locator(".rnnbook-target").inner_text() == ":"
+    panel.screenshot(path=str(ARTIFACTS / "playground-passage-connectivity.png"))
     assert uncaught == []
