@@ -26,10 +26,9 @@ def _use_local_mathjax(app, config):
 
 
 def _copy_mathjax(app, exception):
-    """Copy MathJax into the built site once the HTML is written (the components and their fonts, no speech rules)."""
+    """Copy MathJax into the built site once the HTML is written: every component, for what its menu loads on demand."""
     if exception is None and app.builder.format == "html":
-        shutil.copytree(MATHJAX, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("sre"))
+        shutil.copytree(MATHJAX, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
 
 
 def _add_static_files(app, config):

@@ -86,3 +86,13 @@ def test_footer_states_the_licences(page):
                      "MIT-0": "https://opensource.org/license/mit-0"}
     assert "text" in footer.get_text() and "code" in footer.get_text()
 
+
+
+def test_mathjax_is_served_whole():
+    """Every MathJax 3 component is in the site, also those its menu loads on demand (speech, explorer)."""
+    import mathjax
+
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    missing = [p.relative_to(es5).as_posix() for p in es5.rglob("*")
+               if p.is_file() and not (HTML / "_static" / "mathjax" / p.relative_to(es5)).is_file()]
+    assert (es5 / "tex-mml-chtml.js").is_file() and missing == []
