@@ -95,3 +95,11 @@ def test_a_budgeted_run_follows_the_schedule_from_its_start(monkeypatch):
     train(tiny(), ids, None, cfg, progress=False)
     assert lrs[0] > 0.99 * cfg.lr  # the first update is at progress ~0 of the budget, so at the peak rate ...
     assert lrs[-1] < lrs[0] and all(a >= b for a, b in zip(lrs, lrs[1:]))  # ... and the rate only falls
+
+
+def test_one_character_vocabulary_and_one_character_chunks():
+    vocab = CharVocab("a")
+    assert vocab.encode("aaa").tolist() == [0, 0, 0] and vocab.decode([0]) == "a"
+    chunks = list(data.stream_batches(torch.arange(7), batch_size=2, seq_len=1))
+    assert [x.tolist() for x, _ in chunks] == [[[0], [3]], [[1], [4]], [[2], [5]]]
+    assert [y.tolist() for _, y in chunks] == [[[1], [4]], [[2], [5]], [[3], [6]]]
