@@ -289,6 +289,10 @@ def test_forecast_windows_align_inputs_and_targets():
     assert np.all(X[:, -1] == z[last]) and np.all(Y[:, 0] == z[last + 1]) and Y[-1, -1] == z[-1]
     with pytest.raises(ValueError):
         forecast_windows(z, T=9, K=2)
+    table = np.stack([z, -z], axis=1)  # two columns: the same windows, row by row
+    X2, Y2, last2 = forecast_windows(table, T=3, K=2)
+    assert np.array_equal(X2[..., 0], X) and np.array_equal(X2[..., 1], -X) and np.array_equal(Y2[..., 0], Y)
+    assert np.array_equal(last2, last)
 
 
 def test_train_forecaster_learns_a_constant():

@@ -242,9 +242,9 @@ class SequenceTagger(nn.Module):
 class Forecaster(nn.Module):
     """Many-to-one regression: a GRU reads T past steps of F inputs (B, T, F) and a Linear maps h_T to the next K values."""
 
-    def __init__(self, K: int, H: int = 16, F: int = 1):
+    def __init__(self, K: int, H: int = 16, inputs: int = 1):
         super().__init__()
-        self.rnn = nn.GRU(F, H, batch_first=True)
+        self.rnn = nn.GRU(inputs, H, batch_first=True)
         self.head = nn.Linear(H, K)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -386,7 +386,7 @@ def seattle_weather() -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 
 def forecast_windows(z: np.ndarray, T: int, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every window of T values of z and the K values after it: inputs (N, T), targets (N, K), and the index of each window's last input."""
+    """Every window of T rows of z and the K after it: inputs (N, T[, F]), targets (N, K[, F]), each window's last index."""
     if T < 1 or K < 1 or len(z) < T + K:
         raise ValueError(f"need T >= 1, K >= 1 and at least T + K = {T + K} values, got {len(z)}")
     last = np.arange(T - 1, len(z) - K)
@@ -438,7 +438,7 @@ def train_forecaster(X: np.ndarray, Y: np.ndarray, steps: int = 300, H: int = 16
     rng = np.random.default_rng(seed)
     x, y = torch.tensor(X, dtype=torch.float32), torch.tensor(Y, dtype=torch.float32)
     x = x[..., None] if x.ndim == 2 else x
-    net = Forecaster(Y.shape[1], H, F=x.shape[2])
+    net = Forecaster(Y.shape[1], H, inputs=x.shape[2])
 
     def batch_loss(step: int) -> torch.Tensor:
         b = torch.from_numpy(rng.integers(0, len(x), 64))
