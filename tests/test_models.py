@@ -1,5 +1,6 @@
 """Tests of rnnbook.models."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -133,9 +134,15 @@ def test_sequence_model_rejects_unknown_cells():
 
 
 def test_gated_params_names_and_shapes():
-    p = gated_params(torch.nn.LSTM(3, 5))
-    assert {k: v.shape for k, v in p.items()} == {"W_hx": (20, 3), "W_hh": (20, 5), "b_hx": (20,), "b_hh": (20,)}
-    assert gated_params(torch.nn.GRUCell(3, 5))["W_hh"].shape == (15, 5)
+    p = gated_params(torch.nn.LSTM(3, 5), head=torch.nn.Linear(5, 7))
+    shapes = {k: v.shape for k, v in p.items()}
+    assert shapes == {**{f"W_{g}x": (5, 3) for g in "ifgo"}, **{f"W_{g}h": (5, 5) for g in "ifgo"},
+                      **{f"b_{g}": (5,) for g in "ifgo"}, "W_yh": (7, 5), "b_y": (7,)}
+    q = gated_params(torch.nn.GRUCell(3, 5))
+    assert set(q) == {"W_rx", "W_rh", "b_r", "W_zx", "W_zh", "b_z", "W_nx", "W_nh", "b_n", "b_nh", "W_yh", "b_y"}
+    assert np.array_equal(q["W_yh"], np.eye(5)) and not q["b_y"].any()  # no head: the logits are h_t
     for bad in (torch.nn.RNN(3, 5), torch.nn.LSTM(3, 5, num_layers=2), torch.nn.GRU(3, 5, bias=False)):
         with pytest.raises(ValueError, match="expected"):
             gated_params(bad)
+    with pytest.raises(ValueError, match="head"):
+        gated_params(torch.nn.LSTM(3, 5), head=torch.nn.Linear(4, 7))

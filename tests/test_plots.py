@@ -81,3 +81,17 @@ def test_plot_seeds_and_plot_band_show_the_spread_of_the_seeds():
     with pytest.raises(ValueError, match="same x"):
         plot_band(ax, [[(0, 1.0)], [(1, 1.0)]])
     plt.close(fig)
+
+
+@pytest.mark.parametrize("draw,gates", [("draw_lstm_cell", ["f_t", "i_t", "g_t", "o_t"]), ("draw_gru_cell", ["r_t", "z_t", "n_t"])])
+def test_gated_cells_label_every_gate_and_both_ends_of_the_state_path(draw, gates):
+    import rnnbook.plots as plots
+
+    fig, ax = plt.subplots()
+    getattr(plots, draw)(ax)
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert all(f"${g}$" in texts for g in gates), texts
+    state = "c" if "lstm" in draw else "h"
+    assert f"${state}_{{t-1}}$" in texts and f"${state}_t$" in texts and "$x_t$" in texts
+    assert texts.count("×") >= 3 and "+" in texts
+    plt.close(fig)

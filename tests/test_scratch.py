@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnbook.models import ElmanRNN, gated_params
+from rnnbook.models import ElmanRNN
 from rnnbook.scratch import (
-    gru_forward, init_params, log_softmax, lstm_forward, numerical_grads, relative_error, rnn_backward, rnn_forward,
+    init_params, log_softmax, numerical_grads, relative_error, rnn_backward, rnn_forward,
     rnn_loss_and_grads,
 )
 from rnnbook.scratch import count_params, linear_recurrence, min_gru, parallel_scan, sigmoid, softmax
@@ -208,63 +208,6 @@ def test_rnn_backward_rejects_mismatched_states():
     hs, ys = rnn_forward(params, x, h0)
     with pytest.raises(ValueError, match="hs and dys"):
         rnn_backward(params, x, h0, hs[:-1], ys)
-
-
-# --- LSTM and GRU cells from scratch (chapter 3) ---
-
-
-@pytest.mark.parametrize("D,H,T", [(1, 1, 1), (3, 5, 1), (4, 6, 12)])
-def test_lstm_forward_matches_torch(D, H, T):
-    torch.manual_seed(D + H + T)
-    lstm = nn.LSTM(D, H).double()
-    x, h0, c0 = torch.randn(T, D, dtype=torch.float64), torch.randn(H, dtype=torch.float64), torch.randn(H, dtype=torch.float64)
-    hs, cs = lstm_forward(gated_params(lstm), x.numpy(), h0.numpy(), c0.numpy())
-    with torch.no_grad():
-        out, (h_T, c_T) = lstm(x, (h0[None], c0[None]))
-    assert hs.shape == cs.shape == (T, H)
-    np.testing.assert_allclose(hs, out.numpy(), atol=1e-13)
-    np.testing.assert_allclose(cs[-1], c_T[0].numpy(), atol=1e-13)
-
-
-@pytest.mark.parametrize("D,H,T", [(1, 1, 1), (3, 5, 1), (4, 6, 12)])
-def test_gru_forward_matches_torch(D, H, T):
-    torch.manual_seed(D + H + T)
-    gru = nn.GRU(D, H).double()
-    x, h0 = torch.randn(T, D, dtype=torch.float64), torch.randn(H, dtype=torch.float64)
-    hs = gru_forward(gated_params(gru), x.numpy(), h0.numpy())
-    with torch.no_grad():
-        out, _ = gru(x, h0[None])
-    assert hs.shape == (T, H)
-    np.testing.assert_allclose(hs, out.numpy(), atol=1e-13)
-
-
-def test_gated_parity_is_not_vacuous():
-    torch.manual_seed(0)
-    lstm, gru = nn.LSTM(3, 4).double(), nn.GRU(3, 4).double()
-    x, h0 = np.random.default_rng(0).normal(size=(6, 3)), np.zeros(4)
-    with torch.no_grad():
-        ref_lstm, ref_gru = lstm(torch.from_numpy(x))[0].numpy(), gru(torch.from_numpy(x))[0].numpy()
-    swapped = {k: np.concatenate([np.split(v, 4)[i] for i in (1, 0, 2, 3)]) for k, v in gated_params(lstm).items()}  # f, i, g, o
-    assert np.abs(lstm_forward(swapped, x, h0, h0)[0] - ref_lstm).max() > 1e-3
-    swapped = {k: np.concatenate([np.split(v, 3)[i] for i in (1, 0, 2)]) for k, v in gated_params(gru).items()}  # z, r, n
-    assert np.abs(gru_forward(swapped, x, h0) - ref_gru).max() > 1e-3
-
-
-def test_gated_forward_rejects_bad_input():
-    p_lstm, p_gru = gated_params(nn.LSTM(3, 4)), gated_params(nn.GRU(3, 4))
-    x, h = np.zeros((5, 3)), np.zeros(4)
-    with pytest.raises(ValueError, match="inputs has shape"):
-        lstm_forward(p_lstm, x[:, :2], h, h)
-    with pytest.raises(ValueError, match="c0 has shape"):
-        lstm_forward(p_lstm, x, h, h[:3])
-    with pytest.raises(ValueError, match="h0 has shape"):
-        gru_forward(p_gru, x, h[:3])
-    with pytest.raises(ValueError, match="3 gates stacked"):
-        gru_forward(p_lstm, x, h)  # LSTM weights (16 rows) are not a GRU's (3H rows)
-    with pytest.raises(ValueError, match="params lacks"):
-        gru_forward({k: v for k, v in p_gru.items() if k != "b_hh"}, x, h)
-    with pytest.raises(ValueError, match=r"params\['b_hx'\] has shape"):
-        lstm_forward(dict(p_lstm, b_hx=p_lstm["b_hx"][:4]), x, h, h)
 
 
 def test_softmax_is_torchs_and_does_not_overflow():

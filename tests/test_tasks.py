@@ -94,3 +94,94 @@ def test_cross_entropy_grad_is_p_minus_onehot_and_matches_autograd():
     assert np.allclose(g, y_t.grad.numpy(), atol=1e-12)
     with pytest.raises(ValueError, match="targets"):
         cross_entropy_grad(ys, c[:3])
+
+
+def test_set_gate_bias_sets_one_gate_and_rejects_bad_input():
+    from rnnbook.tasks import set_gate_bias
+
+    lstm = set_gate_bias(torch.nn.LSTM(2, 3), 1, 2.0)
+    b = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach()
+    assert torch.all(b[3:6] == 2.0) and not torch.any(b[:3] == 2.0)
+    cell = set_gate_bias(torch.nn.GRUCell(2, 3), 1, -1.0)
+    assert torch.all(cell.bias_ih[3:6] + cell.bias_hh[3:6] == -1.0)
+    with pytest.raises(ValueError, match="gate must lie"):
+        set_gate_bias(torch.nn.GRU(2, 3), 3, 1.0)
+    with pytest.raises(ValueError, match="expected"):
+        set_gate_bias(torch.nn.RNN(2, 3), 0, 1.0)
+
+
+@pytest.mark.parametrize("make", [lambda: torch.nn.RNNCell(3, 4), lambda: torch.nn.LSTMCell(3, 4), lambda: torch.nn.GRUCell(3, 4)])
+def test_state_jacobian_norms_match_autograds_jacobian(make):
+    from rnnbook.tasks import state_jacobian_norms
+
+    torch.manual_seed(0)
+    cell, x = make(), torch.randn(5, 3)
+    norms = state_jacobian_norms(cell, x)
+    lstm = isinstance(cell, torch.nn.LSTMCell)
+    for k in (1, 3, 5):  # d h_T / d state_{T-k}, by autograd's Jacobian of the last k steps
+        state = (torch.zeros(1, 4), torch.zeros(1, 4)) if lstm else torch.zeros(1, 4)
+        for x_t in x[:5 - k]:
+            state = cell(x_t[None], state)
+
+        def h_T(s):
+            s = (s[:, :4], s[:, 4:]) if lstm else s
+            for x_t in x[5 - k:]:
+                s = cell(x_t[None], s)
+            return (s[0] if lstm else s)[0]
+
+        start = torch.cat(state, dim=1) if lstm else state
+        J = torch.autograd.functional.jacobian(h_T, start.detach())[:, 0]
+        assert norms[k - 1] == pytest.approx(torch.linalg.matrix_norm(J, ord=2).item(), rel=1e-5)
+    assert len(norms) == 5
+    with pytest.raises(ValueError, match="expected"):
+        state_jacobian_norms(cell, torch.randn(5, 2))
+
+
+def test_adding_batch_marks_one_step_in_each_half_and_sums_them():
+    from rnnbook.tasks import adding_batch
+
+    x, y = adding_batch(64, 10, torch.Generator().manual_seed(0))
+    assert x.shape == (10, 64, 2) and y.shape == (64,)
+    assert torch.all(x[:5, :, 1].sum(0) == 1) and torch.all(x[5:, :, 1].sum(0) == 1)
+    assert torch.allclose(y, (x[..., 0] * x[..., 1]).sum(0))
+    with pytest.raises(ValueError, match="T >= 2"):
+        adding_batch(4, 1, torch.Generator())
+
+
+def test_train_adding_learns_and_checks_its_arguments():
+    from rnnbook.tasks import train_adding
+
+    model, losses, test = train_adding("gru", seed=0, T=6, H=8, steps=150)
+    assert len(losses) == 150 and test < 0.5 * 2 / 12  # short sequences: learned well below chance
+    lstm, _, _ = train_adding("lstm", seed=0, T=4, H=4, steps=1, forget_bias=1.0)
+    with pytest.raises(ValueError, match="forget_bias"):
+        train_adding("gru", seed=0, T=4, steps=1, forget_bias=1.0)
+
+
+def fixed_model(logits: torch.Tensor) -> nn.Module:
+    """A model that returns fixed logits, whatever its input."""
+
+    class Fixed(nn.Module):
+        def forward(self, inputs):
+            return logits, None
+
+    return Fixed()
+
+
+def test_marked_recall_batch_loss_and_training():
+    from rnnbook.tasks import marked_recall_batch, marked_recall_loss, train_marked_recall
+
+    x, symbol, pos = marked_recall_batch(16, 8, 3, torch.Generator().manual_seed(0), first=3)
+    assert x.shape == (8, 16, 4) and torch.all(x[..., 3].sum(0) == 1) and torch.all(pos < 3)
+    assert torch.all(x[pos, torch.arange(16), :3].argmax(-1) == symbol) and torch.all(x[pos, torch.arange(16), 3] == 1)
+    with pytest.raises(ValueError, match="first"):
+        marked_recall_batch(4, 5, 3, torch.Generator(), first=5)
+    # right after the marker, confidently wrong at and before it: only the steps after the marker may count
+    after = (torch.arange(8)[:, None] > pos[None, :])[..., None]
+    right, wrong = F.one_hot(symbol, 3).float()[None], F.one_hot((symbol + 1) % 3, 3).float()[None]
+    assert marked_recall_loss(fixed_model(40.0 * torch.where(after, right, wrong)), x, symbol, pos).item() < 1e-6
+    assert marked_recall_loss(fixed_model(torch.zeros(8, 16, 3)), x, symbol, pos).item() == pytest.approx(np.log(3))
+    model, losses = train_marked_recall("gru", seed=0, T=6, V=3, H=8, steps=150)
+    x, symbol, pos = marked_recall_batch(200, 6, 3, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert (model(x)[0][-1].argmax(-1) == symbol).float().mean() > 0.9 and losses[-10:].mean() < 0.5

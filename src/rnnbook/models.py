@@ -131,16 +131,22 @@ class UnrolledRNN(nn.Module):
 
 
 class SequenceModel(nn.Module):
-    """A one-layer recurrent network (nn.RNN, nn.LSTM or nn.GRU) with a linear read-out y_t = W_yh h_t + b_y at every step."""
+    """A recurrent network (nn.RNN, nn.LSTM or nn.GRU; stacked, bidirectional) with a linear read-out y_t = W_yh h_t + b_y at every step."""
 
     CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
-    def __init__(self, cell: str, D: int, H: int, V: int):
+    def __init__(self, cell: str, D: int, H: int, V: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0):
         super().__init__()
         if cell not in self.CELLS:
             raise ValueError(f"cell must be one of {list(self.CELLS)}, got {cell!r}")
-        self.rnn = self.CELLS[cell](D, H)
-        self.head = nn.Linear(H, V)
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"num_layers must be an integer >= 1, got {num_layers!r}")
+        if not 0.0 <= dropout < 1.0 or (dropout > 0 and num_layers == 1):
+            raise ValueError(f"dropout acts between layers: it must lie in [0, 1), and be 0 for one layer; got {dropout!r}"
+                             f" with num_layers={num_layers}")
+        self.rnn = self.CELLS[cell](D, H, num_layers, dropout=dropout, bidirectional=bidirectional)
+        self.head = nn.Linear(2 * H if bidirectional else H, V)  # a bidirectional layer's h_t is [forward; backward]
 
     def forward(self, inputs: torch.Tensor, state=None):
         """inputs (T, B, D) -> logits (T, B, V) and the final state (h_T, or (h_T, c_T) for an LSTM), to carry on from."""
@@ -148,15 +154,52 @@ class SequenceModel(nn.Module):
         return self.head(hs), state
 
 
-def gated_params(layer: nn.LSTM | nn.GRU | nn.LSTMCell | nn.GRUCell) -> dict[str, np.ndarray]:
-    """The weights of a one-layer PyTorch LSTM or GRU as the float64 NumPy dict of `scratch.lstm_forward` / `gru_forward`."""
+def single_layer(rnn: nn.RNN | nn.LSTM | nn.GRU, layer: int = 0, reverse: bool = False) -> nn.RNN | nn.LSTM | nn.GRU:
+    """A one-layer, one-directional copy of one layer (its backward direction if reverse) of a stacked or bidirectional rnn."""
+    if not isinstance(rnn, (nn.RNN, nn.LSTM, nn.GRU)) or getattr(rnn, "proj_size", 0) or rnn.batch_first:
+        raise ValueError(f"expected an nn.RNN, nn.LSTM or nn.GRU, time first and without projection; got {rnn!r}")
+    if not 0 <= layer < rnn.num_layers or (reverse and not rnn.bidirectional):
+        raise ValueError(f"rnn has {rnn.num_layers} layer(s), bidirectional={rnn.bidirectional}; "
+                         f"there is no layer={layer}, reverse={reverse}")
+    D = rnn.input_size if layer == 0 else rnn.hidden_size * (2 if rnn.bidirectional else 1)
+    kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+    one = type(rnn)(D, rnn.hidden_size, bias=rnn.bias, **kwargs).to(rnn.weight_ih_l0.dtype)
+    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+    with torch.no_grad():
+        for name, p in one.named_parameters():
+            p.copy_(getattr(rnn, name.replace("_l0", suffix)))
+    return one
+
+
+def gated_params(layer: nn.LSTM | nn.GRU | nn.LSTMCell | nn.GRUCell, head: nn.Linear | None = None) -> dict[str, np.ndarray]:
+    """A one-layer PyTorch LSTM or GRU (and its output layer `head`) as the float64 NumPy dict of `scratch.lstm_forward` / `gru_forward`.
+
+    PyTorch stacks the gates (LSTM: i, f, g, o; GRU: r, z, n) in `weight_ih`, `weight_hh` and two bias vectors; a
+    gate's one bias is the sum of its two slices, except the GRU candidate's, kept apart as b_n (input) and b_nh
+    (recurrent, inside the reset product). Without a head, W_yh is the identity and b_y zero, so the logits are h_t.
+    """
     if not isinstance(layer, (nn.LSTM, nn.GRU, nn.LSTMCell, nn.GRUCell)):
         raise ValueError(f"expected an nn.LSTM, nn.GRU, nn.LSTMCell or nn.GRUCell, got {type(layer).__name__}")
     if getattr(layer, "num_layers", 1) != 1 or getattr(layer, "bidirectional", False) or getattr(layer, "proj_size", 0) or not layer.bias:
         raise ValueError("expected a one-layer, one-directional LSTM or GRU with biases and no projection")
+    H = layer.hidden_size
+    if head is not None and (not isinstance(head, nn.Linear) or head.in_features != H or head.bias is None):
+        raise ValueError(f"expected head to be an nn.Linear from H={H} features with a bias, got {head!r}")
     suffix = "_l0" if isinstance(layer, (nn.LSTM, nn.GRU)) else ""
-    names = {"W_hx": "weight_ih", "W_hh": "weight_hh", "b_hx": "bias_ih", "b_hh": "bias_hh"}
-    return {k: getattr(layer, name + suffix).detach().double().numpy().copy() for k, name in names.items()}
+    W_x, W_h, b_x, b_h = (getattr(layer, name + suffix).detach().double().numpy() for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    gates = "ifgo" if isinstance(layer, (nn.LSTM, nn.LSTMCell)) else "rzn"
+    p = {}
+    for k, gate in enumerate(gates):
+        rows = slice(k * H, (k + 1) * H)
+        p[f"W_{gate}x"], p[f"W_{gate}h"] = W_x[rows].copy(), W_h[rows].copy()
+        p[f"b_{gate}"] = b_x[rows] + (0 if gate == "n" else b_h[rows])
+    if gates == "rzn":
+        p["b_nh"] = b_h[2 * H:].copy()
+    if head is None:
+        p["W_yh"], p["b_y"] = np.eye(H), np.zeros(H)
+    else:
+        p["W_yh"], p["b_y"] = head.weight.detach().double().numpy().copy(), head.bias.detach().double().numpy().copy()
+    return p
 
 
 class CharRNN(nn.Module):

@@ -289,3 +289,198 @@ def plot_band(ax: plt.Axes, curves: list[list[tuple[float, float]]], color: str 
     ax.fill_between(xs, [min(c) for c in columns], [max(c) for c in columns], color=color, alpha=0.25, lw=0)
     ax.plot(xs, [median(c) for c in columns], color=color, label=label)
     return ax
+
+
+def _op(ax, xy, text, r=0.28):
+    """A small white circle with an elementwise operation: ×, + or 1−."""
+    ax.add_patch(Circle(xy, r, fc="white", ec="black", lw=1.1, zorder=3))
+    ax.text(*xy, text, ha="center", va="center", fontsize=11, zorder=4)
+
+
+def _wire(ax, points, color="black"):
+    """A path through points whose last segment ends in an arrowhead."""
+    for (x0, y0), (x1, y1) in zip(points[:-2], points[1:-1]):
+        ax.plot([x0, x1], [y0, y1], color=color, lw=1.4, zorder=1)
+    ax.add_patch(FancyArrowPatch(points[-2], points[-1], arrowstyle="-|>", mutation_scale=13, lw=1.4, color=color, zorder=2))
+
+
+def _line(ax, points, color="black"):
+    """A path through points, without an arrowhead: a bus that feeds several gates."""
+    ax.plot([p[0] for p in points], [p[1] for p in points], color=color, lw=1.4, zorder=1)
+
+
+def _gated_frame(ax, title):
+    """Axes and the bus that carries h_{t-1} and x_t to every gate: returns the bus's height."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.4, 4.6))
+    ax.set_xlim(-4.6, 4.9)
+    ax.set_ylim(-3.6, 3.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.add_patch(FancyBboxPatch((-3.6, -2.5), 7.0, 5.1, boxstyle="round,pad=0.1", fc="#fafafa", ec="gray", lw=1))
+    ax.text(-3.5, 2.75, title, fontsize=10, color="gray", va="bottom")
+    _node(ax, (-2.9, -3.2), "$x_t$", COLORS[5], r=0.33)
+    ax.text(-4.55, -1.9, "$h_{t-1}$", fontsize=11, va="center")
+    return ax
+
+
+def draw_lstm_cell(ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw one LSTM cell: forget (f), input (i) and output (o) gates, candidate g, and the additive cell path c_{t-1} -> c_t."""
+    ax = _gated_frame(ax, "LSTM cell")
+    bus = -1.9
+    _line(ax, [(-4.0, bus), (1.6, bus)])  # h_{t-1}, joined by x_t: every gate reads both
+    _line(ax, [(-2.9, -2.87), (-2.9, bus)])
+    gates = {"f": (-2.2, r"$\sigma$", COLORS[1]), "i": (-0.9, r"$\sigma$", COLORS[1]), "g": (0.3, "tanh", COLORS[0]),
+             "o": (1.6, r"$\sigma$", COLORS[1])}
+    for name, (x, fn, c) in gates.items():
+        _wire(ax, [(x, bus), (x, -0.95)])
+        _box(ax, (x, -0.6), fn, c, w=0.8, h=0.6, fontsize=10)
+        ax.text(x + 0.45, -1.25, f"${name}_t$", fontsize=10)
+    # the cell path along the top: keep f_t of c_{t-1}, add i_t * g_t
+    ax.text(-4.55, 1.9, "$c_{t-1}$", fontsize=11, va="center")
+    _wire(ax, [(-4.0, 1.9), (-2.5, 1.9)], color=COLORS[2])
+    _op(ax, (-2.2, 1.9), "×")
+    _wire(ax, [(-2.2, -0.3), (-2.2, 1.62)])
+    _wire(ax, [(-1.92, 1.9), (-0.08, 1.9)], color=COLORS[2])
+    _op(ax, (0.3, 1.9), "+")
+    _op(ax, (-0.3, 0.6), "×")
+    _wire(ax, [(-0.9, -0.3), (-0.9, 0.6), (-0.58, 0.6)])
+    _wire(ax, [(0.3, -0.3), (0.3, 0.6), (-0.02, 0.6)])
+    _wire(ax, [(-0.3, 0.88), (-0.3, 1.3), (0.3, 1.3), (0.3, 1.62)])
+    _wire(ax, [(0.58, 1.9), (4.3, 1.9)], color=COLORS[2])
+    ax.text(4.35, 1.9, "$c_t$", fontsize=11, va="center")
+    # the output: h_t = o_t * tanh(c_t)
+    _box(ax, (2.8, 1.0), "tanh", "#f2f2f2", w=0.8, h=0.5, fontsize=9.5)
+    _wire(ax, [(2.8, 1.9), (2.8, 1.25)])
+    _op(ax, (2.8, -0.6), "×")
+    _wire(ax, [(2.8, 0.75), (2.8, -0.32)])
+    _wire(ax, [(2.0, -0.6), (2.52, -0.6)])
+    _wire(ax, [(2.8, -0.88), (2.8, -1.3), (4.3, -1.3)])
+    ax.text(4.35, -1.3, "$h_t$", fontsize=11, va="center")
+    ax.text(0.0, 2.35, r"cell path: $c_t = f_t \odot c_{t-1} + i_t \odot g_t$", fontsize=9, color=COLORS[2], ha="center")
+    return ax
+
+
+def draw_gru_cell(ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw one GRU cell: reset (r) and update (z) gates, candidate n, and h_t = (1 - z_t) n_t + z_t h_{t-1}."""
+    ax = _gated_frame(ax, "GRU cell")
+    bus = -1.9
+    _line(ax, [(-2.9, -2.87), (-2.9, bus)])
+    _line(ax, [(-4.0, bus), (1.2, bus)])
+    # the state path along the top: h_{t-1} goes up the left side and is kept with weight z_t
+    _wire(ax, [(-3.3, bus), (-3.3, 1.9), (-0.58, 1.9)], color=COLORS[2])
+    gates = {"r": (-2.2, r"$\sigma$", COLORS[1]), "z": (-0.3, r"$\sigma$", COLORS[1])}
+    for name, (x, fn, c) in gates.items():
+        _wire(ax, [(x, bus), (x, -0.95)])
+        _box(ax, (x, -0.6), fn, c, w=0.8, h=0.6, fontsize=10)
+        ax.text(x + 0.45, -1.25, f"${name}_t$", fontsize=10)
+    # candidate: n_t = tanh(W_nx x_t + b_n + r_t * (W_nh h_{t-1} + b_nh))
+    _op(ax, (-1.3, -0.6), "×")
+    _wire(ax, [(-1.8, -0.6), (-1.58, -0.6)])
+    _wire(ax, [(-1.3, bus), (-1.3, -0.88)])
+    ax.text(-1.25, -1.45, r"$W_{nh}h_{t-1}$", fontsize=8, ha="left")
+    _box(ax, (1.2, 0.2), "tanh", COLORS[0], w=0.8, h=0.6, fontsize=10)
+    _wire(ax, [(-1.3, -0.32), (-1.3, 0.2), (0.8, 0.2)])
+    _wire(ax, [(1.2, bus), (1.2, -0.1)])
+    ax.text(1.3, -1.45, r"$W_{nx}x_t$", fontsize=8, ha="left")
+    ax.text(1.65, 0.55, "$n_t$", fontsize=10)
+    # mix: z_t * h_{t-1} + (1 - z_t) * n_t
+    _op(ax, (-0.3, 1.9), "×")
+    _wire(ax, [(-0.3, -0.3), (-0.3, 1.62)])
+    _op(ax, (0.45, 0.9), "1−")
+    _wire(ax, [(-0.3, 0.9), (0.17, 0.9)])
+    _op(ax, (1.2, 1.2), "×")
+    _wire(ax, [(1.2, 0.5), (1.2, 0.92)])
+    _wire(ax, [(0.73, 0.9), (0.92, 1.1)])
+    _op(ax, (2.2, 1.9), "+")
+    _wire(ax, [(-0.02, 1.9), (1.92, 1.9)], color=COLORS[2])
+    _wire(ax, [(1.48, 1.3), (1.95, 1.75)])
+    _wire(ax, [(2.48, 1.9), (4.3, 1.9)], color=COLORS[2])
+    ax.text(4.35, 1.9, "$h_t$", fontsize=11, va="center")
+    ax.text(0.4, 2.35, r"state path: $h_t = z_t \odot h_{t-1} + (1 - z_t) \odot n_t$", fontsize=9, color=COLORS[2], ha="center")
+
+
+def plot_attention(ax: plt.Axes, alpha, src_words: list[str], out_labels: list[str], title: str = "") -> plt.Axes:
+    """An attention heat map: one row per output step t, one column per input word j, shade alpha[t, j]."""
+    import numpy as np  # local: the rest of the module needs no NumPy
+
+    alpha = np.asarray(alpha, dtype=float)
+    if alpha.shape != (len(out_labels), len(src_words)):
+        raise ValueError(f"alpha has shape {alpha.shape}, expected (outputs, inputs) = "
+                         f"({len(out_labels)}, {len(src_words)})")
+    ax.imshow(alpha, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(src_words)), src_words, rotation=60, ha="right", fontsize=8.5)
+    ax.set_yticks(range(len(out_labels)), out_labels, fontsize=8.5)
+    ax.set_xlabel("input word $j$")
+    ax.set_ylabel("output step $t$")
+    ax.grid(False)
+    if title:
+        ax.set_title(title, fontsize=9.5, loc="left")
+
+
+def draw_stacked(T: int, layers: int = 2, ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw a stacked RNN unrolled for T steps: layer l reads layer l-1's state h_t^(l-1); dropout sits between layers."""
+    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
+        raise ValueError(f"T must be a positive integer, got {T!r}")
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+        raise ValueError(f"layers must be a positive integer, got {layers!r}")
+    dx, dy = 2.4, 1.9
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.5 + 1.45 * (T + 1), 1.6 + 1.15 * (layers + 1)))
+    top = (layers + 1) * dy
+    ax.set_xlim(-0.9, T * dx + 0.9)
+    ax.set_ylim(-0.5, top + 0.9)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    for l in range(1, layers + 1):
+        _box(ax, (0, l * dy), f"$h_0^{{({l})}}$", "white", w=1.0, h=0.8, fontsize=10)
+    for t in range(1, T + 1):
+        x = t * dx
+        _node(ax, (x, 0), f"$x_{{{t}}}$", COLORS[5])
+        for l in range(1, layers + 1):
+            y = l * dy
+            _box(ax, (x, y), f"$h_{{{t}}}^{{({l})}}$", "#f2f2f2", w=1.0, h=0.8, fontsize=10)
+            _arrow(ax, (x - dx + 0.55, y), (x - 0.55, y), f"$W_{{hh}}^{{({l})}}$", color=COLORS[1],
+                   text_offset=(0.0, 0.3))
+            _arrow(ax, (x, y - dy + 0.42), (x, y - 0.45), f"$W_{{hx}}^{{({l})}}$", color=COLORS[0],
+                   text_offset=(0.0, -0.05))
+            if l > 1:  # the connection that dropout acts on
+                ax.text(x - 0.42, y - dy / 2, "dropout", fontsize=8, color=COLORS[3], ha="right", va="center")
+        _node(ax, (x, top), f"$y_{{{t}}}$", COLORS[4])
+        _arrow(ax, (x, layers * dy + 0.45), (x, top - 0.4), "$W_{yh}$", color=COLORS[2])
+    ax.text(T * dx / 2 + 0.6, top + 0.62, "layer $l$ reads $h_t^{(l-1)}$ (with $h_t^{(0)} = x_t$); each layer has its own weights",
+            ha="center", fontsize=9.5)
+    return ax
+
+
+def draw_bidirectional(T: int, ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw a bidirectional RNN unrolled for T steps: a forward and a backward chain read x_t, y_t reads both."""
+    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
+        raise ValueError(f"T must be a positive integer, got {T!r}")
+    dx, s = 2.4, 0.35  # the forward row is shifted left by s, the backward row right, so that arrows pass by
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.5 + 1.45 * (T + 2), 4.6))
+    y_fwd, y_bwd, y_out = 1.9, 3.8, 5.6
+    ax.set_xlim(-1.3, (T + 1) * dx + 1.3)
+    ax.set_ylim(-0.5, y_out + 1.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    _box(ax, (-s, y_fwd), r"$\overrightarrow{h}_0$", "white", w=1.0, h=0.8, fontsize=10)
+    _box(ax, ((T + 1) * dx + s, y_bwd), rf"$\overleftarrow{{h}}_{{{T + 1}}}$", "white", w=1.0, h=0.8, fontsize=10)
+    for t in range(1, T + 1):
+        x = t * dx
+        _node(ax, (x, 0), f"$x_{{{t}}}$", COLORS[5])
+        _box(ax, (x - s, y_fwd), rf"$\overrightarrow{{h}}_{{{t}}}$", "#f2f2f2", w=1.0, h=0.8, fontsize=10)
+        _box(ax, (x + s, y_bwd), rf"$\overleftarrow{{h}}_{{{t}}}$", "#e6eef7", w=1.0, h=0.8, fontsize=10)
+        _node(ax, (x, y_out), f"$y_{{{t}}}$", COLORS[4])
+        _arrow(ax, (x - dx - s + 0.55, y_fwd), (x - s - 0.55, y_fwd), color=COLORS[1])
+        _arrow(ax, (x + dx + s - 0.55, y_bwd), (x + s + 0.55, y_bwd), color=COLORS[3])
+        _arrow(ax, (x - 0.15, 0.35), (x - s, y_fwd - 0.45), color=COLORS[0])
+        _arrow(ax, (x + 0.15, 0.35), (x + s, y_bwd - 0.45), color=COLORS[0])
+        _arrow(ax, (x - s, y_fwd + 0.45), (x - 0.15, y_out - 0.37), color=COLORS[2])
+        _arrow(ax, (x + s, y_bwd + 0.45), (x + 0.15, y_out - 0.37), color=COLORS[2])
+    ax.text(dx / 2 - s, y_fwd - 0.25, "forward", fontsize=9, color=COLORS[1], ha="center", va="top")
+    ax.text(T * dx + dx / 2 + s, y_bwd - 0.25, "backward", fontsize=9, color=COLORS[3], ha="center", va="top")
+    ax.text((T + 1) * dx / 2, y_out + 0.7, r"$y_t$ reads $\overrightarrow{h}_t$ (from $x_1, \dots, x_t$) and "
+            r"$\overleftarrow{h}_t$ (from $x_t, \dots, x_T$)", ha="center", fontsize=9.5)
+    return ax

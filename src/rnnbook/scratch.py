@@ -188,69 +188,257 @@ def rnn_loss_and_grads(
     return float(loss), grads, hs[-1]
 
 
-GATED_KEYS = ("W_hx", "W_hh", "b_hx", "b_hh")  # PyTorch's weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0
+def clip_grads(grads: dict[str, np.ndarray], max_norm: float) -> float:
+    """Scale all gradients together, in place, so that their joint norm is at most max_norm (ch3-clip); return the norm before."""
+    norm = float(np.sqrt(sum((g ** 2).sum() for g in grads.values())))
+    if norm > max_norm:
+        for g in grads.values():
+            g *= max_norm / norm
+    return norm
 
 
-def check_gated_shapes(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray, gates: int) -> tuple[int, int, int]:
-    """Validate LSTM (gates=4) or GRU (gates=3) parameters and inputs; return (T, D, H) or raise a ValueError."""
-    missing = [k for k in GATED_KEYS if k not in params]
+def train_numpy_rnn(
+    text: str, hidden: int = 64, seq_len: int = 25, steps: int = 1500, lr: float = 0.05, seed: int = 0, clip: float = 5.0,
+    callback: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+) -> tuple[dict[str, np.ndarray], str, np.ndarray]:
+    """Train a character-level tanh RNN on text by truncated BPTT, clipping and Adagrad; return params, vocab, losses (nats per character)."""
+    if not isinstance(text, str) or not text:
+        raise ValueError("text is empty; training needs at least seq_len + 1 characters")
+    for name, value in (("hidden", hidden), ("seq_len", seq_len), ("steps", steps)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    for name, value in (("lr", lr), ("clip", clip)):
+        if isinstance(value, bool) or not (isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    if len(text) < seq_len + 1:
+        raise ValueError(f"text has {len(text)} characters; seq_len={seq_len} needs at least {seq_len + 1} (inputs and their next characters)")
+    vocab = "".join(sorted(set(text)))  # character i of vocab has id i
+    V = len(vocab)
+    index = {c: i for i, c in enumerate(vocab)}
+    ids = np.array([index[c] for c in text], dtype=np.int64)
+    params = init_params(V, hidden, V, seed=seed, scale=0.01)  # small weights: p_t starts near uniform, the loss near log V
+    memory = {k: np.zeros_like(v) for k, v in params.items()}  # Adagrad's sum of squared gradients
+    eye = np.eye(V)
+    losses = np.zeros(steps)
+    h, p = np.zeros(hidden), 0
+    if callback:  # callback(n, params) after n updates, from n = 0; params change in place afterwards
+        callback(0, params)
+    for step in range(steps):
+        if p + seq_len + 1 > len(text):  # the end of the text: start again from its beginning, with a fresh state
+            h, p = np.zeros(hidden), 0
+        chunk = ids[p:p + seq_len + 1]
+        loss, grads, h = rnn_loss_and_grads(params, eye[chunk[:-1]], chunk[1:], h)  # h: carried into the next chunk
+        clip_grads(grads, clip)
+        for k in params:
+            memory[k] += grads[k] ** 2
+            params[k] -= lr * grads[k] / np.sqrt(memory[k] + 1e-8)
+        losses[step] = loss / seq_len  # the summed loss of the chunk, per character, before this update
+        p += seq_len
+        if callback:
+            callback(step + 1, params)
+    return params, vocab, losses
+
+
+def sample_numpy(
+    params: dict[str, np.ndarray], vocab: str, prompt: str, length: int, temperature: float = 1.0, seed: int = 0
+) -> str:
+    """Read prompt (at least one character) through the RNN from h = 0, then sample `length` characters; return those characters."""
+    V = np.shape(params["W_yh"])[0]  # rnn_forward checks the other shapes
+    if not isinstance(vocab, str) or len(vocab) != V or len(set(vocab)) != V:
+        raise ValueError(f"vocab must be a string of {V} distinct characters, one per output of the network; got {vocab!r}")
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError("prompt is empty; the network needs at least one character to read before it can predict the next")
+    unknown = [c for c in prompt if c not in vocab]
+    if unknown:
+        raise ValueError(f"prompt character {unknown[0]!r} is not in the vocabulary {vocab!r}")
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
+        raise ValueError(f"length must be a non-negative integer, got {length!r}")
+    if isinstance(temperature, bool) or not (isinstance(temperature, (int, float, np.floating)) and np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+    rng = np.random.default_rng(seed)
+    eye = np.eye(V)
+    hs, ys = rnn_forward(params, eye[[vocab.index(c) for c in prompt]], np.zeros(np.shape(params["W_hh"])[0]))
+    out = []
+    for _ in range(length):
+        i = rng.choice(V, p=softmax(ys[-1] / temperature))  # draw from softmax(y_t / temperature)
+        out.append(vocab[i])
+        hs, ys = rnn_forward(params, eye[i:i + 1], hs[-1])  # read the character just drawn: one more step
+    return "".join(out)
+
+
+LSTM_GATES, GRU_GATES = "ifgo", "rzn"  # PyTorch's order of the stacked gates
+LSTM_KEYS = tuple(f"{w}_{g}{s}" for g in LSTM_GATES for w, s in (("W", "x"), ("W", "h"), ("b", ""))) + ("W_yh", "b_y")
+# GRU: b_n is the candidate's input bias (PyTorch's b_in), b_nh its recurrent bias (b_hn), applied inside r_t * (...)
+GRU_KEYS = tuple(f"{w}_{g}{s}" for g in GRU_GATES for w, s in (("W", "x"), ("W", "h"), ("b", ""))) + ("b_nh", "W_yh", "b_y")
+
+
+def check_gated_shapes(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray, keys: tuple[str, ...]) -> tuple[int, int, int, int]:
+    """Validate gated-cell parameters (LSTM_KEYS or GRU_KEYS) and inputs; return (T, D, H, V) or raise a ValueError."""
+    missing = [k for k in keys if k not in params]
     if missing:
-        raise ValueError(f"params lacks {missing}; a gated cell needs the keys {list(GATED_KEYS)}")
-    if np.ndim(params["W_hh"]) != 2 or np.shape(params["W_hh"])[0] % gates:
-        raise ValueError(f"params['W_hh'] has shape {np.shape(params['W_hh'])}, expected ({gates}H, H): {gates} gates stacked")
-    H = np.shape(params["W_hh"])[0] // gates
-    D = np.shape(params["W_hx"])[-1]
-    expected = {"W_hx": (gates * H, D), "W_hh": (gates * H, H), "b_hx": (gates * H,), "b_hh": (gates * H,)}
-    for key, shape in expected.items():
+        raise ValueError(f"params lacks {missing}; this cell needs the keys {list(keys)}")
+    if np.ndim(params[keys[0]]) != 2 or np.ndim(params["W_yh"]) != 2:
+        raise ValueError(f"params[{keys[0]!r}] and params['W_yh'] must be matrices, got shapes {np.shape(params[keys[0]])} and {np.shape(params['W_yh'])}")
+    H, D = np.shape(params[keys[0]])
+    V = np.shape(params["W_yh"])[0]
+    for key in keys:
+        shape = {"W_yh": (V, H), "b_y": (V,)}.get(key) or ((H, D) if key.endswith("x") else (H, H) if key[0] == "W" else (H,))
         if np.shape(params[key]) != shape:
-            raise ValueError(f"params[{key!r}] has shape {np.shape(params[key])}, expected {shape} ({gates} gates, D={D}, H={H})")
+            raise ValueError(f"params[{key!r}] has shape {np.shape(params[key])}, expected {shape} (D={D}, H={H}, V={V})")
     check_sequence(inputs, h0, D, H)
-    return np.shape(inputs)[0], D, H
+    return np.shape(inputs)[0], D, H, V
 
 
-def lstm_cell(params: dict[str, np.ndarray], x: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One LSTM step (x_t, h_{t-1}, c_{t-1}) -> (h_t, c_t); the four gates are stacked in PyTorch's order i, f, g, o."""
-    a = params["W_hx"] @ x + params["b_hx"] + params["W_hh"] @ h + params["b_hh"]
-    i, f, g, o = np.split(a, 4)
-    i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)  # input gate, forget gate, candidate, output gate
-    c = f * c + i * g  # keep a fraction f of the old cell, write a fraction i of the candidate
-    h = o * np.tanh(c)  # expose a fraction o of the squashed cell
-    return h, c
+def init_gated_params(cell: str, D: int, H: int, V: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random LSTM (cell='lstm') or GRU ('gru') parameters, every entry uniform in ±1/sqrt(H) as in PyTorch."""
+    keys = {"lstm": LSTM_KEYS, "gru": GRU_KEYS}.get(cell)
+    if keys is None:
+        raise ValueError(f"cell must be 'lstm' or 'gru', got {cell!r}")
+    rng, s = np.random.default_rng(seed), 1.0 / np.sqrt(H)
+    shape = lambda k: {"W_yh": (V, H), "b_y": (V,)}.get(k) or ((H, D) if k.endswith("x") else (H, H) if k[0] == "W" else (H,))
+    return {k: rng.uniform(-s, s, shape(k)) for k in keys}
 
 
-def lstm_forward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Run an LSTM over inputs (T, D) from (h0, c0); return hidden states (T, H) and cell states (T, H)."""
-    T, D, H = check_gated_shapes(params, inputs, h0, gates=4)
+def lstm_cell(p: dict[str, np.ndarray], x: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """One LSTM step (x_t, h_{t-1}, c_{t-1}) -> (h_t, c_t, (i_t, f_t, g_t, o_t))."""
+    i = sigmoid(p["W_ix"] @ x + p["W_ih"] @ h + p["b_i"])  # input gate: how much of the candidate to write
+    f = sigmoid(p["W_fx"] @ x + p["W_fh"] @ h + p["b_f"])  # forget gate: how much of the old cell to keep
+    g = np.tanh(p["W_gx"] @ x + p["W_gh"] @ h + p["b_g"])  # candidate
+    o = sigmoid(p["W_ox"] @ x + p["W_oh"] @ h + p["b_o"])  # output gate: how much of the cell to show
+    c = f * c + i * g
+    return o * np.tanh(c), c, (i, f, g, o)
+
+
+def _lstm_run(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray, c0: np.ndarray):
+    """The LSTM's states (T, H), cells (T, H), logits (T, V) and gates (4, T, H)."""
+    T, D, H, V = check_gated_shapes(params, inputs, h0, LSTM_KEYS)
     if np.shape(c0) != (H,):
         raise ValueError(f"c0 has shape {np.shape(c0)}, expected (H,) with H={H}")
-    hs = np.zeros((T, H), dtype=np.result_type(params["W_hh"], inputs, h0, c0))
-    cs = np.zeros_like(hs)
-    h, c = h0, c0
+    dtype = np.result_type(*(params[k] for k in LSTM_KEYS[:-2]), inputs, h0, c0)
+    hs, cs, gates = np.zeros((T, H), dtype), np.zeros((T, H), dtype), np.zeros((4, T, H), dtype)
+    h, c = np.asarray(h0, dtype), np.asarray(c0, dtype)
     for t in range(T):
-        h, c = lstm_cell(params, inputs[t], h, c)
+        h, c, gates[:, t] = lstm_cell(params, inputs[t], h, c)
         hs[t], cs[t] = h, c
-    return hs, cs
+    return hs, cs, hs @ params["W_yh"].T + params["b_y"], gates
 
 
-def gru_cell(params: dict[str, np.ndarray], x: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """One GRU step (x_t, h_{t-1}) -> h_t; the three gates are stacked in PyTorch's order r, z, n."""
-    x_r, x_z, x_n = np.split(params["W_hx"] @ x + params["b_hx"], 3)
-    h_r, h_z, h_n = np.split(params["W_hh"] @ h + params["b_hh"], 3)
-    r = sigmoid(x_r + h_r)  # reset gate
-    z = sigmoid(x_z + h_z)  # update gate: how much of the old state to keep
-    n = np.tanh(x_n + r * h_n)  # candidate state; the reset gate scales the recurrent part
-    return (1 - z) * n + z * h
+def lstm_forward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run an LSTM over inputs (T, D) from h0, c0 (H,); return hidden states (T, H), cell states (T, H) and logits (T, V)."""
+    hs, cs, ys, _ = _lstm_run(params, inputs, h0, c0)
+    return hs, cs, ys
 
 
-def gru_forward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray) -> np.ndarray:
-    """Run a GRU over inputs (T, D) from h0 (H,); return hidden states (T, H)."""
-    T, D, H = check_gated_shapes(params, inputs, h0, gates=3)
-    hs = np.zeros((T, H), dtype=np.result_type(params["W_hh"], inputs, h0))
-    h = h0
+def lstm_backward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray, c0: np.ndarray, dys: np.ndarray
+                  ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """BPTT through an LSTM: from dL/dy_t (T, V) to the parameter gradients and (dL/dh_0, dL/dc_0)."""
+    hs, cs, _, (i, f, g, o) = _lstm_run(params, inputs, h0, c0)
+    T, H = hs.shape
+    if np.shape(dys) != (T, np.shape(params["W_yh"])[0]):
+        raise ValueError(f"dys has shape {np.shape(dys)}, expected (T, V) = ({T}, {np.shape(params['W_yh'])[0]})")
+    grads = {k: np.zeros(np.shape(params[k]), np.result_type(params[k], dys)) for k in LSTM_KEYS}
+    grads["W_yh"], grads["b_y"] = dys.T @ hs, dys.sum(axis=0)
+    dh_next, dc_next = np.zeros(H), np.zeros(H)  # dL/dh_t and dL/dc_t through step t + 1
+    for t in reversed(range(T)):
+        h_prev, c_prev = (hs[t - 1], cs[t - 1]) if t > 0 else (h0, c0)
+        dh = params["W_yh"].T @ dys[t] + dh_next
+        tanh_c = np.tanh(cs[t])
+        dc = dc_next + dh * o[t] * (1 - tanh_c**2)  # h_t = o_t * tanh(c_t)
+        da = {  # dL/d(pre-activation) of each gate
+            "i": dc * g[t] * i[t] * (1 - i[t]),
+            "f": dc * c_prev * f[t] * (1 - f[t]),
+            "g": dc * i[t] * (1 - g[t] ** 2),
+            "o": dh * tanh_c * o[t] * (1 - o[t]),
+        }
+        dh_next = np.zeros(H)
+        for k, d in da.items():
+            grads[f"W_{k}x"] += np.outer(d, inputs[t])
+            grads[f"W_{k}h"] += np.outer(d, h_prev)
+            grads[f"b_{k}"] += d
+            dh_next = dh_next + params[f"W_{k}h"].T @ d
+        dc_next = dc * f[t]  # the direct path: dc_t/dc_{t-1} = diag(f_t)
+    return grads, (dh_next, dc_next)
+
+
+def lstm_loss_and_grads(params: dict[str, np.ndarray], inputs: np.ndarray, targets: np.ndarray, h0: np.ndarray, c0: np.ndarray
+                        ) -> tuple[float, dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Summed cross-entropy of an LSTM over T steps, its gradients by BPTT, and the last state (h_T, c_T)."""
+    T, D, H, V = check_gated_shapes(params, inputs, h0, LSTM_KEYS)
+    if T == 0:
+        raise ValueError("inputs has no time steps (T = 0); the loss needs at least one step")
+    targets = check_targets(targets, T, V)
+    hs, cs, ys = lstm_forward(params, inputs, h0, c0)
+    loss = -log_softmax(ys)[np.arange(T), targets].sum()  # L = sum_t -log p_t[target_t]
+    grads, _ = lstm_backward(params, inputs, h0, c0, cross_entropy_grad(ys, targets))
+    return float(loss), grads, (hs[-1], cs[-1])
+
+
+def gru_cell(p: dict[str, np.ndarray], x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """One GRU step (x_t, h_{t-1}) -> (h_t, (r_t, z_t, n_t)), in PyTorch's form (b_nh inside the reset product)."""
+    r = sigmoid(p["W_rx"] @ x + p["W_rh"] @ h + p["b_r"])  # reset gate: how much of the old state the candidate sees
+    z = sigmoid(p["W_zx"] @ x + p["W_zh"] @ h + p["b_z"])  # update gate: how much of the old state to keep
+    n = np.tanh(p["W_nx"] @ x + p["b_n"] + r * (p["W_nh"] @ h + p["b_nh"]))  # candidate
+    return (1 - z) * n + z * h, (r, z, n)
+
+
+def _gru_run(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray):
+    """The GRU's states (T, H), logits (T, V) and gates (3, T, H)."""
+    T, D, H, V = check_gated_shapes(params, inputs, h0, GRU_KEYS)
+    dtype = np.result_type(*(params[k] for k in GRU_KEYS[:-2]), inputs, h0)
+    hs, gates = np.zeros((T, H), dtype), np.zeros((3, T, H), dtype)
+    h = np.asarray(h0, dtype)
     for t in range(T):
-        h = gru_cell(params, inputs[t], h)
+        h, gates[:, t] = gru_cell(params, inputs[t], h)
         hs[t] = h
-    return hs
+    return hs, hs @ params["W_yh"].T + params["b_y"], gates
+
+
+def gru_forward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run a GRU over inputs (T, D) from h0 (H,); return hidden states (T, H) and logits (T, V)."""
+    hs, ys, _ = _gru_run(params, inputs, h0)
+    return hs, ys
+
+
+def gru_backward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray, dys: np.ndarray
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """BPTT through a GRU: from dL/dy_t (T, V) to the parameter gradients and dL/dh_0."""
+    hs, _, (r, z, n) = _gru_run(params, inputs, h0)
+    T, H = hs.shape
+    if np.shape(dys) != (T, np.shape(params["W_yh"])[0]):
+        raise ValueError(f"dys has shape {np.shape(dys)}, expected (T, V) = ({T}, {np.shape(params['W_yh'])[0]})")
+    grads = {k: np.zeros(np.shape(params[k]), np.result_type(params[k], dys)) for k in GRU_KEYS}
+    grads["W_yh"], grads["b_y"] = dys.T @ hs, dys.sum(axis=0)
+    dh_next = np.zeros(H)
+    for t in reversed(range(T)):
+        h_prev = hs[t - 1] if t > 0 else h0
+        dh = params["W_yh"].T @ dys[t] + dh_next
+        da_n = dh * (1 - z[t]) * (1 - n[t] ** 2)  # h_t = (1 - z_t) n_t + z_t h_{t-1}
+        da_z = dh * (h_prev - n[t]) * z[t] * (1 - z[t])
+        dm = da_n * r[t]  # m_t = W_nh h_{t-1} + b_nh, scaled by r_t inside the candidate
+        da_r = da_n * (params["W_nh"] @ h_prev + params["b_nh"]) * r[t] * (1 - r[t])
+        for k, d in (("r", da_r), ("z", da_z)):
+            grads[f"W_{k}x"] += np.outer(d, inputs[t])
+            grads[f"W_{k}h"] += np.outer(d, h_prev)
+            grads[f"b_{k}"] += d
+        grads["W_nx"] += np.outer(da_n, inputs[t])
+        grads["b_n"] += da_n
+        grads["W_nh"] += np.outer(dm, h_prev)
+        grads["b_nh"] += dm
+        dh_next = dh * z[t] + params["W_rh"].T @ da_r + params["W_zh"].T @ da_z + params["W_nh"].T @ dm
+    return grads, dh_next
+
+
+def gru_loss_and_grads(params: dict[str, np.ndarray], inputs: np.ndarray, targets: np.ndarray, h0: np.ndarray
+                       ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+    """Summed cross-entropy of a GRU over T steps, its gradients by BPTT, and the last state h_T."""
+    T, D, H, V = check_gated_shapes(params, inputs, h0, GRU_KEYS)
+    if T == 0:
+        raise ValueError("inputs has no time steps (T = 0); the loss needs at least one step")
+    targets = check_targets(targets, T, V)
+    hs, ys = gru_forward(params, inputs, h0)
+    loss = -log_softmax(ys)[np.arange(T), targets].sum()
+    grads, _ = gru_backward(params, inputs, h0, cross_entropy_grad(ys, targets))
+    return float(loss), grads, hs[-1]
 
 
 def numerical_grads(loss_fn: Callable[[dict[str, np.ndarray]], float], params: dict[str, np.ndarray], eps: float = 1e-5) -> dict[str, np.ndarray]:
