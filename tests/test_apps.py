@@ -1,7 +1,10 @@
 """Tests of rnnbook.apps (chapter 6) and of the CTC diagram in rnnbook.plots."""
 
+import importlib.util
+import itertools
 import json
 import math
+import socket
 
 import matplotlib
 
@@ -21,6 +24,7 @@ from rnnbook.apps import (ALPHABET, GENRES, MORSE, TEST_PLAYS, CharNGram, CTCRec
                           flatten_script, forecast_windows, morse_envelope, morse_signal, passages, plain_words,
                           random_text, score_lines, shuffle_words, shuffled_pair, speeches, threshold_decode,
                           train_forecaster, windows)
+from rnnbook.apps import bio_tags, entity_scores, entity_spans, seattle_weather, vega_csv
 from rnnbook.data import CharVocab
 from rnnbook.models import CharRNN
 from tests.helpers import GradNorms
@@ -285,6 +289,10 @@ def test_forecast_windows_align_inputs_and_targets():
     assert np.all(X[:, -1] == z[last]) and np.all(Y[:, 0] == z[last + 1]) and Y[-1, -1] == z[-1]
     with pytest.raises(ValueError):
         forecast_windows(z, T=9, K=2)
+    table = np.stack([z, -z], axis=1)  # two columns: the same windows, row by row
+    X2, Y2, last2 = forecast_windows(table, T=3, K=2)
+    assert np.array_equal(X2[..., 0], X) and np.array_equal(X2[..., 1], -X) and np.array_equal(Y2[..., 0], Y)
+    assert np.array_equal(last2, last)
 
 
 def test_train_forecaster_learns_a_constant():
@@ -296,6 +304,103 @@ def test_train_forecaster_learns_a_constant():
     assert torch.allclose(pred, torch.full_like(pred, 1.5), atol=0.1)
     with pytest.raises(ValueError):
         train_forecaster(X, Y[:10])
+
+
+def test_train_forecaster_takes_several_inputs_per_step():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(256, 5, 3))
+    Y = X[:, -1, 1:2] * 2.0  # the second input of the last step, doubled: only readable with all three inputs kept apart
+    net = train_forecaster(X, Y, steps=300, seed=1)
+    assert net.rnn.input_size == 3 and net.head.out_features == 1
+    with torch.no_grad():
+        pred = net(torch.tensor(X[:64], dtype=torch.float32)).numpy()
+    assert np.abs(pred - Y[:64]).mean() < 0.3 * np.abs(Y[:64]).mean()
+    with pytest.raises(ValueError):
+        train_forecaster(X[..., None], Y)
+
+
+def make_vega(root, rows: str) -> None:
+    """A stand-in vega_datasets package under root with one bundled CSV file, 'tiny', and one JSON file."""
+    pkg = root / "vega_datasets"
+    (pkg / "_data").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise ImportError('vega_csv must read the files, not import the package')\n")
+    (pkg / "local_datasets.json").write_text(json.dumps({"tiny": "_data/tiny.csv", "cars": "_data/cars.json"}))
+    (pkg / "_data" / "tiny.csv").write_text(rows)
+
+
+def test_vega_csv_reads_the_bundled_file_without_importing_or_the_network(tmp_path, monkeypatch):
+    make_vega(tmp_path, "date,temp\n2010/01/01,1.5\n2010/01/02,2.5\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(socket, "socket", lambda *a, **k: pytest.fail("vega_csv opened a socket"))
+    assert vega_csv("tiny") == [{"date": "2010/01/01", "temp": "1.5"}, {"date": "2010/01/02", "temp": "2.5"}]
+    for name in ("cars", "seattle-weather"):  # bundled but not a CSV file; not bundled here
+        with pytest.raises(ValueError, match="not a CSV file bundled"):
+            vega_csv(name)
+
+
+def test_vega_csv_says_how_to_install_the_package(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install vega-datasets==0\.9\.0"):
+        vega_csv("seattle-weather")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vega_datasets") is None, reason="vega_datasets is not installed")
+def test_seattle_weather():
+    dates, w = seattle_weather()
+    assert len(dates) == 1461 and str(dates[0]) == "2012-01-01" and str(dates[-1]) == "2015-12-31"
+    assert set(w) == {"temp_max", "temp_min", "precipitation", "wind"} and all(len(v) == 1461 for v in w.values())
+    assert np.all(w["temp_max"] >= w["temp_min"]) and w["precipitation"].min() == 0
+    assert w["temp_max"][0] == 12.8 and w["precipitation"][1] == 10.9  # the first rows of the file
+
+
+# -------------------------------------------------------------------------------- named entities
+
+
+def test_bio_tags_mark_the_first_character_of_each_run():
+    assert bio_tags([0, 1, 1, 0, 1, 0, 0, 1]) == ["O", "B", "I", "O", "B", "O", "O", "B"]
+    assert bio_tags([1, 1, 1]) == ["B", "I", "I"] and bio_tags([]) == []
+    with pytest.raises(ValueError, match="must be 0 or 1"):
+        bio_tags([0, 2, 1])
+
+
+@pytest.mark.parametrize("bio, spans", [
+    ("BIO", [(0, 2)]),
+    ("OBI", [(1, 3)]),  # an entity that runs to the end
+    ("BB", [(0, 1), (1, 2)]),  # B after B: two entities
+    ("BIBI", [(0, 2), (2, 4)]),  # B after I: a new entity
+    ("OIIO", [(1, 3)]),  # I after O starts an entity, as conlleval reads it
+    ("IIOB", [(0, 2), (3, 4)]),  # and so does an I at the start
+    ("OOO", []),
+])
+def test_entity_spans(bio, spans):
+    assert entity_spans(list(bio)) == spans
+
+
+def test_entity_spans_of_bio_tags_are_the_runs_of_ones():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        tags = rng.integers(0, 2, rng.integers(0, 20)).tolist()
+        runs, i = [], 0
+        for tag, group in itertools.groupby(tags):
+            n = len(list(group))
+            if tag:
+                runs.append((i, i + n))
+            i += n
+        assert entity_spans(bio_tags(tags)) == runs
+    with pytest.raises(ValueError, match="must be 'B', 'I' or 'O'"):
+        entity_spans(["B", "E"])
+
+
+def test_entity_scores_count_only_exact_spans():
+    true = {(0, 2), (5, 8)}
+    precision, recall, f1 = entity_scores([(0, 2), (5, 7), (9, 10)], true)  # (5, 7) overlaps (5, 8): no credit
+    assert (precision, recall) == (1 / 3, 1 / 2) and f1 == pytest.approx(2 * precision * recall / (precision + recall))
+    assert entity_scores([(0, 3), (4, 8)], true) == (0.0, 0.0, 0.0)  # one boundary off on each: nothing counts
+    assert entity_scores(true, true) == (1.0, 1.0, 1.0)
+    assert entity_scores([], true) == (0.0, 0.0, 0.0) and entity_scores(true, []) == (0.0, 0.0, 0.0)
+    assert entity_scores([(0, 2), (0, 2)], true) == (1.0, 0.5, pytest.approx(2 / 3))  # a set: a span counts once
+    batch = {(0, 0, 2), (1, 0, 2)}  # spans in several windows carry the window's index
+    assert entity_scores({(0, 0, 2)}, batch) == (1.0, 0.5, pytest.approx(2 / 3))
 
 
 # ---------------------------------------------------------------------------------- Morse code and CTC

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
+import importlib.util
 import io
 import itertools
 import json
 import math
 import re
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 import matplotlib.cbook as cbook
 import numpy as np
@@ -237,15 +240,15 @@ class SequenceTagger(nn.Module):
 
 
 class Forecaster(nn.Module):
-    """Many-to-one regression: a GRU reads T past values (B, T, 1) and a Linear maps h_T to the next K values."""
+    """Many-to-one regression: a GRU reads T past steps of F inputs (B, T, F) and a Linear maps h_T to the next K values."""
 
-    def __init__(self, K: int, H: int = 16):
+    def __init__(self, K: int, H: int = 16, inputs: int = 1):
         super().__init__()
-        self.rnn = nn.GRU(1, H, batch_first=True)
+        self.rnn = nn.GRU(inputs, H, batch_first=True)
         self.head = nn.Linear(H, K)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Windows (B, T, 1) -> forecasts (B, K)."""
+        """Windows (B, T, F) -> forecasts (B, K)."""
         hs, _ = self.rnn(x)
         return self.head(hs[:, -1])
 
@@ -311,6 +314,36 @@ def char_error_rate(hyps: list[str], refs: list[str]) -> float:
     return sum(edit_distance(h, r) for h, r in zip(hyps, refs)) / sum(map(len, refs))
 
 
+def bio_tags(tags: Sequence[int]) -> list[str]:
+    """Binary tags (1 in an entity) as BIO: 'B' on the first character of each run of 1s, 'I' on the rest, 'O' on 0s."""
+    if any(t not in (0, 1) for t in tags):
+        raise ValueError(f"binary tags must be 0 or 1, got {sorted(set(tags) - {0, 1})}")
+    return ["O" if t == 0 else "I" if i and tags[i - 1] == 1 else "B" for i, t in enumerate(tags)]
+
+
+def entity_spans(bio: Sequence[str]) -> list[tuple[int, int]]:
+    """The entities of a BIO sequence as (start, end) spans, end exclusive; an 'I' after 'O' or first starts one (conlleval)."""
+    bad = sorted(set(bio) - {"B", "I", "O"})
+    if bad:
+        raise ValueError(f"BIO tags must be 'B', 'I' or 'O', got {bad}")
+    spans, start = [], None
+    for i, tag in enumerate(list(bio) + ["O"]):  # a final 'O' closes an entity that runs to the end
+        if start is not None and tag != "I":
+            spans.append((start, i))
+            start = None
+        if tag == "B" or (tag == "I" and start is None):
+            start = i
+    return spans
+
+
+def entity_scores(pred: Iterable[tuple], true: Iterable[tuple]) -> tuple[float, float, float]:
+    """Entity-level precision, recall and F1: a predicted entity counts only if its span equals a true one exactly."""
+    pred, true = set(pred), set(true)
+    tp = len(pred & true)
+    precision, recall = tp / len(pred) if pred else 0.0, tp / len(true) if true else 0.0
+    return precision, recall, 2 * tp / (len(pred) + len(true)) if tp else 0.0
+
+
 # ------------------------------------------------------------------------------------------ forecasting
 
 
@@ -329,8 +362,31 @@ def stock_prices() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def vega_csv(name: str) -> list[dict[str, str]]:
+    """The rows of a data set bundled in the vega_datasets package (e.g. 'seattle-weather'), read from its files: no network."""
+    spec = importlib.util.find_spec("vega_datasets")  # finds the package without importing it (and pandas)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("this needs the vega_datasets package: pip install vega-datasets==0.9.0")
+    root = Path(spec.submodule_search_locations[0])
+    bundled = json.loads((root / "local_datasets.json").read_text(encoding="utf-8"))  # {name: path in the package}
+    if name not in bundled or not bundled[name].endswith(".csv"):
+        raise ValueError(f"{name!r} is not a CSV file bundled with vega_datasets; bundled: {sorted(bundled)}")
+    with open(root / bundled[name], encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def seattle_weather() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Seattle's daily weather, 2012-2015 (NOAA, via vega_datasets): the dates and {column: values} of its numeric columns."""
+    rows = vega_csv("seattle-weather")
+    dates = np.array([r["date"].replace("/", "-") for r in rows], dtype="datetime64[D]")
+    if np.any(np.diff(dates) != np.timedelta64(1, "D")):
+        raise ValueError("seattle-weather.csv should have one row per day, without gaps")
+    columns = ("temp_max", "temp_min", "precipitation", "wind")
+    return dates, {c: np.array([float(r[c]) for r in rows]) for c in columns}
+
+
 def forecast_windows(z: np.ndarray, T: int, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every window of T values of z and the K values after it: inputs (N, T), targets (N, K), and the index of each window's last input."""
+    """Every window of T rows of z and the K after it: inputs (N, T[, F]), targets (N, K[, F]), each window's last index."""
     if T < 1 or K < 1 or len(z) < T + K:
         raise ValueError(f"need T >= 1, K >= 1 and at least T + K = {T + K} values, got {len(z)}")
     last = np.arange(T - 1, len(z) - K)
@@ -375,13 +431,14 @@ def train_tagger(X: torch.Tensor, Y: torch.Tensor, V: int, bidirectional: bool, 
 
 
 def train_forecaster(X: np.ndarray, Y: np.ndarray, steps: int = 300, H: int = 16, seed: int = 0) -> Forecaster:
-    """A `Forecaster` fitted by mean squared error to windows X (N, T) and the K values after each, Y (N, K)."""
-    if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y) or not len(X):
-        raise ValueError(f"need X (N, T) and Y (N, K) with the same N >= 1, got {X.shape} and {Y.shape}")
+    """A `Forecaster` fitted by mean squared error to windows X (N, T) or (N, T, F) and the K values after each, Y (N, K)."""
+    if X.ndim not in (2, 3) or Y.ndim != 2 or len(X) != len(Y) or not len(X):
+        raise ValueError(f"need X (N, T) or (N, T, F) and Y (N, K) with the same N >= 1, got {X.shape} and {Y.shape}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    x, y = torch.tensor(X, dtype=torch.float32)[..., None], torch.tensor(Y, dtype=torch.float32)
-    net = Forecaster(Y.shape[1], H)
+    x, y = torch.tensor(X, dtype=torch.float32), torch.tensor(Y, dtype=torch.float32)
+    x = x[..., None] if x.ndim == 2 else x
+    net = Forecaster(Y.shape[1], H, inputs=x.shape[2])
 
     def batch_loss(step: int) -> torch.Tensor:
         b = torch.from_numpy(rng.integers(0, len(x), 64))
