@@ -103,3 +103,58 @@ def test_one_character_vocabulary_and_one_character_chunks():
     chunks = list(data.stream_batches(torch.arange(7), batch_size=2, seq_len=1))
     assert [x.tolist() for x, _ in chunks] == [[[0], [3]], [[1], [4]], [[2], [5]]]
     assert [y.tolist() for _, y in chunks] == [[[1], [4]], [[2], [5]], [[3], [6]]]
+
+
+def test_the_optimiser_steps_with_the_scheduled_rate():
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    cfg = TrainConfig(steps=12, batch_size=2, seq_len=8, warmup=4, lr=1e-2, min_lr=0.1, precision="fp32", ema=0.0)
+    seen = []
+    handle = register_optimizer_step_pre_hook(lambda opt, args, kwargs: seen.append(opt.param_groups[0]["lr"]))
+    try:
+        train(tiny(), ids, None, cfg, progress=False)
+    finally:
+        handle.remove()
+    assert seen == pytest.approx([lr_at(cfg, s, s / cfg.steps) for s in range(cfg.steps)], rel=1e-12)
+
+
+def test_a_budgeted_run_ends_near_the_lowest_rate(monkeypatch):
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    cfg = TrainConfig(budget=1.0, batch_size=2, seq_len=8, warmup=0, lr=1e-2, min_lr=0.1, precision="fp32", ema=0.0)
+    lrs = []
+    monkeypatch.setattr(training, "lr_at", lambda c, step, progress: lrs.append(lr_at(c, step, progress)) or lrs[-1])
+    train(tiny(), ids, None, cfg, progress=False)
+    assert lrs[-1] < 0.2 * cfg.lr  # the last update comes near the end of the budget: progress ~1, the rate ~min_lr * lr
+
+
+def test_the_result_reports_what_the_run_did():
+    import time
+    from dataclasses import asdict
+
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    cfg = TrainConfig(steps=25, batch_size=2, seq_len=8, eval_every=10, precision="fp32", ema=0.0)
+    start = time.perf_counter()
+    result = train(tiny(), ids[:600], ids[600:], cfg, progress=False)
+    wall = time.perf_counter() - start
+    losses = [h[1] for h in result["history"]]
+    assert len(losses) == 25 and result["train_loss"] == round(sum(losses[-20:]) / 20, 4)
+    assert 0 < result["train_seconds"] <= wall + 0.01 and result["train_seconds"] == round(result["train_seconds"], 2)
+    assert result["chars_per_second"] == pytest.approx(25 * 2 * 8 / result["train_seconds"], rel=0.2)
+    assert isinstance(result["eval_seconds"], float) and 0 <= result["eval_seconds"] <= wall + 0.01
+    assert result["eval_seconds"] == round(result["eval_seconds"], 2)
+    assert result["val_bpc"] == round(result["val_bpc"], 4) and abs(result["val_bpc"] - result["val_loss"] / np.log(2)) < 2e-4
+    steps, vals, times = zip(*result["val_history"])
+    assert steps == (10, 20) and all(0 <= t <= wall + 0.1 and t == round(t, 1) for t in times) and times[0] <= times[1]
+    assert all(v == round(v, 4) for v in vals)
+    assert result["config"] == asdict(cfg)
+
+
+def test_bf16_runs_evaluate_in_bf16(monkeypatch):
+    ids = CharVocab.from_text(TEXT).encode(TEXT)
+    calls = []
+    real = training.evaluate
+    monkeypatch.setattr(training, "evaluate", lambda *a, **k: calls.append(k.get("bf16")) or real(*a, **k))
+    train(tiny(), ids[:600], ids[600:], TrainConfig(steps=4, batch_size=2, seq_len=8, eval_every=2, precision="bf16",
+                                                    ema=0.0), progress=False)
+    assert calls == [True, True, True]  # two periodic evaluations and the final one
