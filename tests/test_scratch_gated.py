@@ -215,3 +215,41 @@ def test_bad_input_raises_value_errors():
     for call, match in cases:
         with pytest.raises(ValueError, match=match):
             call()
+
+
+def planted(fn, old: str, new: str):
+    """fn (lstm_backward or gru_backward) with one line of its source replaced: a bug in the backward pass only."""
+    import inspect
+
+    import rnnbook.scratch as scratch
+
+    code = inspect.getsource(fn)
+    assert code.count(old) == 1, old
+    namespace = dict(vars(scratch))
+    exec(code.replace(old, new), namespace)
+    return namespace[fn.__name__]
+
+
+@pytest.mark.parametrize("fn, old, new", [
+    (lstm_backward, "dc_next = dc * f[t]", "dc_next = dc"),  # forget gate dropped from the direct path
+    (lstm_backward, 'params[f"W_{k}h"].T @ d', 'params[f"W_{k}h"] @ d'),  # missing transpose in dh_next
+    (lstm_backward, "dc * c_prev * f[t]", "dc * cs[t] * f[t]"),  # c_t where c_{t-1} belongs
+    (lstm_backward, "dh * o[t] * (1 - tanh_c**2)", "dh * o[t]"),  # tanh' forgotten
+    (gru_backward, "dh * z[t]", "dh"),  # the update gate dropped from the GRU's direct path
+])
+def test_backward_bugs_are_caught_by_finite_differences(fn, old, new):
+    """The correct backward pass matches finite differences; each planted backward bug does not."""
+    cell = "lstm" if fn is lstm_backward else "gru"
+    p, x, targets, h0, c0 = problem(cell, 3, 4, 3, 6, seed=2)
+    run = (lambda q: lstm_forward(q, x, h0, c0)[2]) if cell == "lstm" else (lambda q: gru_forward(q, x, h0)[1])
+    ys = run(p)
+    dys = np.exp(ys - ys.max(axis=1, keepdims=True))
+    dys /= dys.sum(axis=1, keepdims=True)
+    dys[np.arange(len(targets)), targets] -= 1  # dL/dy_t = p_t - e_{k_t}
+    args = (p, x, h0, c0, dys) if cell == "lstm" else (p, x, h0, dys)
+    loss = lstm_loss_and_grads if cell == "lstm" else gru_loss_and_grads
+    extra = (h0, c0) if cell == "lstm" else (h0,)
+    numeric = numerical_grads(lambda q: loss(q, x, targets, *extra)[0], p)
+    good, bad = fn(*args)[0], planted(fn, old, new)(*args)[0]
+    assert max(relative_error(good[k], numeric[k]) for k in p) < 1e-6
+    assert max(relative_error(bad[k], numeric[k]) for k in p) > 1e-2, old
