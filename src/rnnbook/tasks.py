@@ -103,7 +103,7 @@ def set_gate_bias(rnn: nn.Module, gate: int, value: float) -> nn.Module:
 
 
 def state_jacobian_norms(cell: nn.Module, x: torch.Tensor) -> np.ndarray:
-    """Run an nn.RNNCell/LSTMCell/GRUCell over x (T, D) from zeros; return ||d h_T / d state_{T-k}||_2 for k = 0 .. T-1.
+    """Run an nn.RNNCell/LSTMCell/GRUCell over x (T, D) from zeros; return ||d h_T / d state_{T-k}||_2 for k = 1 .. T (index k - 1).
 
     The state is h_t, or (h_t, c_t) for an LSTM; the norm is the spectral norm of the H x H (or H x 2H) Jacobian.
     """
@@ -111,7 +111,7 @@ def state_jacobian_norms(cell: nn.Module, x: torch.Tensor) -> np.ndarray:
         raise ValueError(f"expected an nn.RNNCell, LSTMCell or GRUCell and x of shape (T, {getattr(cell, 'input_size', '?')})")
     H, lstm = cell.hidden_size, isinstance(cell, nn.LSTMCell)
     state = (torch.zeros(1, H, requires_grad=True), torch.zeros(1, H, requires_grad=True)) if lstm else torch.zeros(1, H, requires_grad=True)
-    states = []  # the state each step starts from, state_{t-1}, as copies that only this step reads
+    states = []  # states[t] (t = 0 .. T-1) is state_t, the one step t + 1 reads, as a copy that only this step reads
     for x_t in x:
         # a copy, so that the gradient to c_{t-1} excludes the path c_{t-1} -> h_{t-1}: (h, c) are independent variables
         state = tuple(s.clone() for s in state) if lstm else state.clone()
@@ -120,8 +120,8 @@ def state_jacobian_norms(cell: nn.Module, x: torch.Tensor) -> np.ndarray:
     h_T = state[0] if lstm else state
     flat = [s for st in states for s in (st if lstm else (st,))]
     rows = [torch.cat([g[0] for g in torch.autograd.grad(h_T[0, j], flat, retain_graph=True)]) for j in range(H)]
-    J = torch.stack(rows).reshape(H, len(x), -1)  # J[:, t] = d h_T / d state_{t-1}, (H, T, H or 2H)
-    norms = torch.linalg.matrix_norm(J.transpose(0, 1), ord=2).numpy()  # k = T - t + 1 steps back, t = 1 .. T
+    J = torch.stack(rows).reshape(H, len(x), -1)  # J[:, t] = d h_T / d state_t, t = 0 .. T-1, (H, T, H or 2H)
+    norms = torch.linalg.matrix_norm(J.transpose(0, 1), ord=2).numpy()  # norms[t]: k = T - t steps back
     return norms[::-1].copy()  # index k - 1 = distance k: d h_T / d state_{T-k}
 
 
