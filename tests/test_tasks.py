@@ -185,3 +185,15 @@ def test_marked_recall_batch_loss_and_training():
     x, symbol, pos = marked_recall_batch(200, 6, 3, torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert (model(x)[0][-1].argmax(-1) == symbol).float().mean() > 0.9 and losses[-10:].mean() < 0.5
+
+
+def test_adding_model_is_the_start_of_train_adding():
+    """adding_model draws the weights train_adding starts from, sets b_f, and rejects b_f for other cells."""
+    from rnnbook.tasks import adding_model
+
+    a, b = adding_model("lstm", 3, H=4, forget_bias=1.0), adding_model("lstm", 3, H=4, forget_bias=1.0)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    bias = (a.rnn.bias_ih_l0 + a.rnn.bias_hh_l0).detach()[4:8]  # the forget gate's slice
+    assert torch.allclose(bias, torch.ones(4))
+    with pytest.raises(ValueError, match="forget_bias"):
+        adding_model("gru", 0, forget_bias=1.0)

@@ -141,15 +141,21 @@ def adding_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Ten
     return F.mse_loss(model(x)[0][-1, :, 0], y)
 
 
-def train_adding(cell: str, seed: int, T: int, H: int = 32, steps: int = STEPS, forget_bias: float | None = None):
-    """Train SequenceModel(cell) on the adding problem (the LSTM's forget-gate bias optionally set); return the model, its losses and its test MSE."""
+def adding_model(cell: str, seed: int, H: int = 32, forget_bias: float | None = None) -> SequenceModel:
+    """The untrained SequenceModel(cell) that train_adding starts from (the LSTM's forget-gate bias optionally set)."""
+    if forget_bias is not None and cell != "lstm":
+        raise ValueError(f"forget_bias applies to the LSTM only, got cell={cell!r}")
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(100 + seed)
     model = SequenceModel(cell, D=2, H=H, V=1)
     if forget_bias is not None:
-        if cell != "lstm":
-            raise ValueError(f"forget_bias applies to the LSTM only, got cell={cell!r}")
         set_gate_bias(model.rnn, 1, forget_bias)
+    return model
+
+
+def train_adding(cell: str, seed: int, T: int, H: int = 32, steps: int = STEPS, forget_bias: float | None = None):
+    """Train SequenceModel(cell) on the adding problem (the LSTM's forget-gate bias optionally set); return the model, its losses and its test MSE."""
+    model = adding_model(cell, seed, H, forget_bias)
+    gen = torch.Generator().manual_seed(100 + seed)
     losses, _ = fit(model.parameters(), lambda: adding_loss(model, *adding_batch(BATCH, T, gen)), steps=steps)
     with torch.no_grad():
         test = adding_loss(model, *adding_batch(2000, T, gen)).item()
