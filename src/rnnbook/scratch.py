@@ -166,7 +166,7 @@ def rnn_backward(
     for t in reversed(range(T)):
         dhs[t] += dh_next
         da = dhs[t] * (1 - hs[t] ** 2)  # back through tanh: a_t = W_hx x_t + W_hh h_{t-1} + b_h
-        h_prev = hs[t - 1] if t > 0 else h0
+        h_prev = hs[t - 1] if t > 0 else np.asarray(h0, hs.dtype)
         grads["W_hx"] += np.outer(da, inputs[t])
         grads["W_hh"] += np.outer(da, h_prev)
         grads["b_h"] += da
@@ -315,10 +315,12 @@ def _lstm_run(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray,
     if np.shape(c0) != (H,):
         raise ValueError(f"c0 has shape {np.shape(c0)}, expected (H,) with H={H}")
     dtype = np.result_type(*(params[k] for k in LSTM_KEYS[:-2]), inputs, h0, c0)
+    cell = {k: np.asarray(params[k], dtype) for k in LSTM_KEYS[:-2]}  # every product in the widest precision
+    x = np.asarray(inputs, dtype)
     hs, cs, gates = np.zeros((T, H), dtype), np.zeros((T, H), dtype), np.zeros((4, T, H), dtype)
     h, c = np.asarray(h0, dtype), np.asarray(c0, dtype)
     for t in range(T):
-        h, c, gates[:, t] = lstm_cell(params, inputs[t], h, c)
+        h, c, gates[:, t] = lstm_cell(cell, x[t], h, c)
         hs[t], cs[t] = h, c
     return hs, cs, hs @ params["W_yh"].T + params["b_y"], gates
 
@@ -340,7 +342,7 @@ def lstm_backward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndar
     grads["W_yh"], grads["b_y"] = dys.T @ hs, dys.sum(axis=0)
     dh_next, dc_next = np.zeros(H), np.zeros(H)  # dL/dh_t and dL/dc_t through step t + 1
     for t in reversed(range(T)):
-        h_prev, c_prev = (hs[t - 1], cs[t - 1]) if t > 0 else (h0, c0)
+        h_prev, c_prev = (hs[t - 1], cs[t - 1]) if t > 0 else (np.asarray(h0, hs.dtype), np.asarray(c0, hs.dtype))
         dh = params["W_yh"].T @ dys[t] + dh_next
         tanh_c = np.tanh(cs[t])
         dc = dc_next + dh * o[t] * (1 - tanh_c**2)  # h_t = o_t * tanh(c_t)
@@ -385,10 +387,12 @@ def _gru_run(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarray):
     """The GRU's states (T, H), logits (T, V) and gates (3, T, H)."""
     T, D, H, V = check_gated_shapes(params, inputs, h0, GRU_KEYS)
     dtype = np.result_type(*(params[k] for k in GRU_KEYS[:-2]), inputs, h0)
+    cell = {k: np.asarray(params[k], dtype) for k in GRU_KEYS[:-2]}  # every product in the widest precision
+    x = np.asarray(inputs, dtype)
     hs, gates = np.zeros((T, H), dtype), np.zeros((3, T, H), dtype)
     h = np.asarray(h0, dtype)
     for t in range(T):
-        h, gates[:, t] = gru_cell(params, inputs[t], h)
+        h, gates[:, t] = gru_cell(cell, x[t], h)
         hs[t] = h
     return hs, hs @ params["W_yh"].T + params["b_y"], gates
 
@@ -410,7 +414,7 @@ def gru_backward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarr
     grads["W_yh"], grads["b_y"] = dys.T @ hs, dys.sum(axis=0)
     dh_next = np.zeros(H)
     for t in reversed(range(T)):
-        h_prev = hs[t - 1] if t > 0 else h0
+        h_prev = hs[t - 1] if t > 0 else np.asarray(h0, hs.dtype)
         dh = params["W_yh"].T @ dys[t] + dh_next
         da_n = dh * (1 - z[t]) * (1 - n[t] ** 2)  # h_t = (1 - z_t) n_t + z_t h_{t-1}
         da_z = dh * (h_prev - n[t]) * z[t] * (1 - z[t])
