@@ -307,13 +307,28 @@ def test_finished_hypotheses_are_kept_and_lengths_are_exact():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(beam_size=0), "beam_size"), (dict(max_len=0), "max_len"), (dict(beam_size=2.0), "beam_size"),
-    (dict(eos=4), "log-probabilities"), (dict(eos=-1), "eos"), (dict(bos=-2), "bos"), (dict(bos=9), "bos=9"),
+    (dict(eos=4), "log-probabilities"), (dict(eos=-1), "eos"), (dict(bos=-2), "bos"), (dict(bos=4), "bos=4"),
 ])
 def test_beam_search_rejects_bad_arguments(kwargs, message):
     step, state = tiny_model(4, 0)
     args = dict(bos=0, eos=1, beam_size=2, max_len=3) | kwargs
     with pytest.raises(ValueError, match=message):
-        beam_search(step, state, **args)
+        beam_search(lambda h, token: step(h, token % 4), state, **args)  # a step that accepts any token
+
+
+def test_beam_search_leaves_the_errors_of_step_alone():
+    step, state = tiny_model(4, 0)
+    with pytest.raises(IndexError):  # bos out of step's range: step's own error, not a message about bos
+        beam_search(step, state, 9, 1, 2, 3)
+
+    def buggy(h, token):
+        """A step whose own indexing fails after the first token."""
+        if token != 0:
+            return [][0]
+        return step(h, token)
+
+    with pytest.raises(IndexError):  # a bug inside step is not reported as a bad bos
+        beam_search(buggy, state, 0, 1, 2, 3)
 
 
 def test_free_running_loss_equals_the_teacher_forced_loss_when_the_model_is_right():

@@ -254,14 +254,11 @@ def beam_search(step: Callable, state, bos: int, eos: int, beam_size: int, max_l
     for t in range(max_len):
         candidates = []
         for tokens, score, st in alive:
-            try:
-                log_probs, new_st = step(st, tokens[-1] if tokens else bos)
-            except IndexError as err:
-                raise ValueError(f"bos={bos} is not a token id that step accepts") from err
+            log_probs, new_st = step(st, tokens[-1] if tokens else bos)  # step's own errors are its own
             log_probs = np.asarray(log_probs, dtype=np.float64)
             if log_probs.ndim != 1 or not max(bos, eos) < len(log_probs):
-                raise ValueError(f"step must return log-probabilities of V > max(bos, eos) = {max(bos, eos)} tokens, "
-                                 f"got shape {log_probs.shape}")
+                raise ValueError(f"step must return log-probabilities of V > max(bos, eos) tokens (bos={bos}, "
+                                 f"eos={eos}), got shape {log_probs.shape}")
             for k in np.argsort(-log_probs, kind="stable")[:beam_size]:  # no other extension can make the beam
                 candidates.append((tokens + [int(k)], score + float(log_probs[k]), new_st))
         candidates.sort(key=lambda c: -c[1])
