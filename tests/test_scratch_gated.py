@@ -224,6 +224,8 @@ def planted(fn, old: str, new: str):
     import rnnbook.scratch as scratch
 
     code = inspect.getsource(fn)
+    if old not in code and "mutmut" in code:  # under `make mutate` the function is a wrapper: nothing to plant
+        pytest.skip("the function's source is mutmut's wrapper")
     assert code.count(old) == 1, old
     namespace = dict(vars(scratch))
     exec(code.replace(old, new), namespace)
