@@ -227,6 +227,8 @@ def planted(fn, old: str, new: str):
     import rnnbook.scratch as scratch
 
     code = inspect.getsource(fn)
+    if "__mutmut" in code:  # under `make mutate` the body is mutmut's renamed copy: the planted bugs are its job there
+        pytest.skip("mutation testing plants its own bugs")
     assert code.count(old) == 1, old
     namespace = dict(vars(scratch))
     exec(code.replace(old, new), namespace)
