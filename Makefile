@@ -37,7 +37,7 @@ lab-sources:                        ## after editing a chapter: write its MyST i
 # Mutation testing (not part of `make test`): the modules the book teaches, and the metrics and decoders of apps.
 MUTANTS ?= rnnbook.sampling.* rnnbook.scratch.* rnnbook.data.* rnnbook.training.* rnnbook.checkpoint.* \
 	rnnbook.jsmodel.* $(foreach f,f1_score bag_of_chars edit_distance char_error_rate perplexity ctc_collapse \
-	ctc_probability ctc_greedy_decode threshold_decode,rnnbook.apps.x_$(f)__mutmut_*) rnnbook.apps.xǁCharNGramǁ*
+	ctc_probability ctc_greedy_decode threshold_decode bio_tags entity_spans entity_scores,rnnbook.apps.x_$(f)__mutmut_*) rnnbook.apps.xǁCharNGramǁ*
 mutate: install                     ## mutation testing: mutants/ holds the run; survivors must be killed or listed in tests/MUTANTS.md
 	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/mutmut run --max-children $${JOBS:-2} $(foreach g,$(MUTANTS),'$(g)') | tail -n 3
 	$(BIN)/python tests/mutation_report.py $(foreach g,$(MUTANTS),'$(g)')
