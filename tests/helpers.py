@@ -24,3 +24,17 @@ class GradNorms:
     def remove(self):
         for h in self.handles:
             h.remove()
+
+
+def connectivity_torch(model, vocab, text: str, t: int):
+    """Norms of d log p(text[t] | text[:t]) / d embedding of text[s], s < t, by torch autograd in float64."""
+    import copy
+
+    import torch
+
+    model = copy.deepcopy(model).double().eval()
+    ids = vocab.encode(text[:t + 1])
+    x = model.embed(ids[:t]).detach().requires_grad_()
+    out, _ = model.rnn(x[None])
+    torch.log_softmax(model.head(out[0, -1]), -1)[ids[t]].backward()
+    return x.grad.norm(dim=1).numpy()

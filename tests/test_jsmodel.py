@@ -1,6 +1,5 @@
 """The JavaScript sampler (book/_static/sampler.js) computes what rnnbook.sampling computes, in a real browser."""
 
-import copy
 import json
 import math
 import shutil
@@ -15,6 +14,7 @@ from rnnbook.jsmodel import correlations, decode, in_speaker_name, line_position
 from rnnbook.models import CharRNN
 from rnnbook.pretrained import load_pretrained
 from rnnbook.sampling import filter_probs, generate, hidden_states, one_step_kernels
+from tests.helpers import connectivity_torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLER_JS = ROOT / "book" / "_static" / "sampler.js"
@@ -159,15 +159,6 @@ def test_hidden_states_match_python(browser, tmp_path, cell):
     with pytest.raises(Exception, match="not in the model's vocabulary"):
         page.evaluate("t => window.rnnbookHidden(t)", "héllo")
 
-
-def connectivity_torch(model: CharRNN, vocab: CharVocab, text: str, t: int) -> np.ndarray:
-    """Norms of d log p(text[t] | text[:t]) / d embedding of text[s], s < t, by torch autograd in float64."""
-    model = copy.deepcopy(model).double().eval()
-    ids = vocab.encode(text[:t + 1])
-    x = model.embed(ids[:t]).detach().requires_grad_()
-    out, _ = model.rnn(x[None])
-    torch.log_softmax(model.head(out[0, -1]), -1)[ids[t]].backward()
-    return x.grad.norm(dim=1).numpy()
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

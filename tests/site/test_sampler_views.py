@@ -1,6 +1,5 @@
 """The playground's views of the network (hidden unit, surprise, connectivity) and its hooks, against PyTorch."""
 
-import copy
 
 import numpy as np
 import pytest
@@ -10,6 +9,7 @@ from rnnbook.jsmodel import in_speaker_name
 from rnnbook.sampling import generate, hidden_states
 from tests.site.test_html import HTML
 from tests.site.test_sampler_page import open_sampler, run
+from tests.helpers import connectivity_torch
 
 ARTIFACTS = HTML.parent / "test-artifacts"
 PLAYGROUND = "book/playground.html"
@@ -32,15 +32,6 @@ def test_hidden_states_match_python(site, browser, pretrained, capsys):
         print(f"\nhidden states, JavaScript vs PyTorch: largest difference {worst:.1e}")
     assert uncaught == []
 
-
-def connectivity_torch(model, vocab, text: str, t: int) -> np.ndarray:
-    """Norms of d log p(text[t] | text[:t]) / d embedding of text[s], s < t, by autograd, in float64."""
-    model = copy.deepcopy(model).double().eval()
-    ids = vocab.encode(text[:t + 1])
-    x = model.embed(ids[:t]).detach().requires_grad_()
-    out, _ = model.rnn(x[None])
-    torch.log_softmax(model.head(out[0, -1]), -1)[ids[t]].backward()
-    return x.grad.norm(dim=1).numpy()
 
 
 def test_connectivity_matches_torch_autograd(site, browser, pretrained, capsys):
