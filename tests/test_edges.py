@@ -100,12 +100,18 @@ def test_epochs_count_the_characters_read():
     assert result["epochs"] == round(3 * 2 * 8 / 101, 3)
 
 
-def test_a_budgeted_run_follows_the_schedule_from_its_start(monkeypatch):
+def budgeted_rates(monkeypatch, budget: float) -> tuple[TrainConfig, list[float]]:
+    """Train the tiny model for `budget` seconds, recording the rate the schedule gives at every update."""
     ids = CharVocab.from_text(TEXT).encode(TEXT)
-    cfg = TrainConfig(budget=0.5, batch_size=2, seq_len=8, warmup=0, lr=1e-2, min_lr=0.1, precision="fp32", ema=0.0)
+    cfg = TrainConfig(budget=budget, batch_size=2, seq_len=8, warmup=0, lr=1e-2, min_lr=0.1, precision="fp32", ema=0.0)
     lrs = []
     monkeypatch.setattr(training, "lr_at", lambda c, step, progress: lrs.append(lr_at(c, step, progress)) or lrs[-1])
     train(tiny(), ids, None, cfg, progress=False)
+    return cfg, lrs
+
+
+def test_a_budgeted_run_follows_the_schedule_from_its_start(monkeypatch):
+    cfg, lrs = budgeted_rates(monkeypatch, 0.5)
     assert lrs[0] > 0.99 * cfg.lr  # the first update is at progress ~0 of the budget, so at the peak rate ...
     assert lrs[-1] < lrs[0] and all(a >= b for a, b in zip(lrs, lrs[1:]))  # ... and the rate only falls
 
@@ -133,11 +139,7 @@ def test_the_optimiser_steps_with_the_scheduled_rate():
 
 
 def test_a_budgeted_run_ends_near_the_lowest_rate(monkeypatch):
-    ids = CharVocab.from_text(TEXT).encode(TEXT)
-    cfg = TrainConfig(budget=0.6, batch_size=2, seq_len=8, warmup=0, lr=1e-2, min_lr=0.1, precision="fp32", ema=0.0)
-    lrs = []
-    monkeypatch.setattr(training, "lr_at", lambda c, step, progress: lrs.append(lr_at(c, step, progress)) or lrs[-1])
-    train(tiny(), ids, None, cfg, progress=False)
+    cfg, lrs = budgeted_rates(monkeypatch, 0.6)
     assert lrs[-1] < 0.25 * cfg.lr  # the last update comes near the end of the budget: progress ~1, the rate ~min_lr * lr
 
 

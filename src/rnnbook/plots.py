@@ -34,6 +34,16 @@ def use_style() -> None:
     """Apply the book's figure style; every chapter calls this once at the top."""
     mpl.rcParams.update(STYLE)
 
+def _canvas(ax: plt.Axes | None, figsize: tuple[float, float], xlim: tuple[float, float], ylim: tuple[float, float]) -> plt.Axes:
+    """The axes of a diagram drawn by code: new ones of figsize if ax is None; equal scales, no frame or ticks."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax
+
 
 def _box(ax, xy, text, color, w=1.6, h=0.8, fontsize=11):
     """A rounded box centred at xy with a label."""
@@ -55,12 +65,7 @@ def _arrow(ax, start, end, text="", color="black", rad=0.0, text_offset=(0.0, 0.
 
 def draw_rnn_cell(ax: plt.Axes | None = None) -> plt.Axes:
     """Draw one Elman cell: x_t enters, h_{t-1} loops back through W_hh, y_t leaves."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.2, 4.4))
-    ax.set_xlim(-3.2, 3.2)
-    ax.set_ylim(-2.9, 3.0)
-    ax.set_aspect("equal")
-    ax.axis("off")
+    ax = _canvas(ax, (5.2, 4.4), (-3.2, 3.2), (-2.9, 3.0))
     ax.add_patch(Circle((0, -2.2), 0.45, fc=COLORS[5], ec="black"))
     ax.text(0, -2.2, "$x_t$", ha="center", va="center", fontsize=13)
     _box(ax, (0, 0), r"$h_t = \tanh(W_{hx}x_t + W_{hh}h_{t-1} + b_h)$", "#f2f2f2", w=4.6, h=0.9, fontsize=10.5)
@@ -89,13 +94,8 @@ def draw_unrolled(T: int, ax: plt.Axes | None = None, grads: bool = False) -> pl
     if not isinstance(T, int) or T < 1:
         raise ValueError(f"T must be a positive integer, got {T!r}")
     dx = 2.4
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.5 + 1.45 * (T + 1), 4.6 if grads else 3.9))
     top = 3.9 if grads else 2.6
-    ax.set_xlim(-0.9, T * dx + 0.9)
-    ax.set_ylim(-2.7, top + 0.55)
-    ax.set_aspect("equal")
-    ax.axis("off")
+    ax = _canvas(ax, (1.5 + 1.45 * (T + 1), 4.6 if grads else 3.9), (-0.9, T * dx + 0.9), (-2.7, top + 0.55))
     w_hx, w_hh, w_yh = COLORS[0], COLORS[1], COLORS[2]
     _box(ax, (0, 0), "$h_0$", "white", w=1.0, h=0.8)
     for t in range(1, T + 1):
@@ -135,13 +135,8 @@ def draw_io_pattern(kind: str, ax: plt.Axes | None = None) -> plt.Axes:
     if kind not in IO_PATTERNS:
         raise ValueError(f"kind must be one of {list(IO_PATTERNS)}, got {kind!r}")
     T, ins, outs, decoder = IO_PATTERNS[kind]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.9 * T + 0.6, 3.0))
     dx = 1.2
-    ax.set_xlim(0.4, T * dx + 0.8)
-    ax.set_ylim(-2.1, 2.0)
-    ax.set_aspect("equal")
-    ax.axis("off")
+    ax = _canvas(ax, (0.9 * T + 0.6, 3.0), (0.4, T * dx + 0.8), (-2.1, 2.0))
     for t in range(1, T + 1):
         x = t * dx
         dec = t in decoder
@@ -311,12 +306,7 @@ def _line(ax, points, color="black"):
 
 def _gated_frame(ax, title):
     """Axes and the bus that carries h_{t-1} and x_t to every gate: returns the bus's height."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7.4, 4.6))
-    ax.set_xlim(-4.6, 4.9)
-    ax.set_ylim(-3.6, 3.3)
-    ax.set_aspect("equal")
-    ax.axis("off")
+    ax = _canvas(ax, (7.4, 4.6), (-4.6, 4.9), (-3.6, 3.3))
     ax.add_patch(FancyBboxPatch((-3.6, -2.5), 7.0, 5.1, boxstyle="round,pad=0.1", fc="#fafafa", ec="gray", lw=1))
     ax.text(-3.5, 2.75, title, fontsize=10, color="gray", va="bottom")
     _node(ax, (-2.9, -3.2), "$x_t$", COLORS[5], r=0.33)
@@ -425,13 +415,8 @@ def draw_stacked(T: int, layers: int = 2, ax: plt.Axes | None = None) -> plt.Axe
     if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
         raise ValueError(f"layers must be a positive integer, got {layers!r}")
     dx, dy = 2.4, 1.9
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.5 + 1.45 * (T + 1), 1.6 + 1.15 * (layers + 1)))
     top = (layers + 1) * dy
-    ax.set_xlim(-0.9, T * dx + 0.9)
-    ax.set_ylim(-0.5, top + 0.9)
-    ax.set_aspect("equal")
-    ax.axis("off")
+    ax = _canvas(ax, (1.5 + 1.45 * (T + 1), 1.6 + 1.15 * (layers + 1)), (-0.9, T * dx + 0.9), (-0.5, top + 0.9))
     for l in range(1, layers + 1):
         _box(ax, (0, l * dy), f"$h_0^{{({l})}}$", "white", w=1.0, h=0.8, fontsize=10)
     for t in range(1, T + 1):
@@ -458,13 +443,8 @@ def draw_bidirectional(T: int, ax: plt.Axes | None = None) -> plt.Axes:
     if isinstance(T, bool) or not isinstance(T, int) or T < 1:
         raise ValueError(f"T must be a positive integer, got {T!r}")
     dx, s = 2.4, 0.35  # the forward row is shifted left by s, the backward row right, so that arrows pass by
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.5 + 1.45 * (T + 2), 4.6))
     y_fwd, y_bwd, y_out = 1.9, 3.8, 5.6
-    ax.set_xlim(-1.3, (T + 1) * dx + 1.3)
-    ax.set_ylim(-0.5, y_out + 1.0)
-    ax.set_aspect("equal")
-    ax.axis("off")
+    ax = _canvas(ax, (1.5 + 1.45 * (T + 2), 4.6), (-1.3, (T + 1) * dx + 1.3), (-0.5, y_out + 1.0))
     _box(ax, (-s, y_fwd), r"$\overrightarrow{h}_0$", "white", w=1.0, h=0.8, fontsize=10)
     _box(ax, ((T + 1) * dx + s, y_bwd), rf"$\overleftarrow{{h}}_{{{T + 1}}}$", "white", w=1.0, h=0.8, fontsize=10)
     for t in range(1, T + 1):
