@@ -201,7 +201,7 @@ def test_unit_features():
 
 
 def test_javascript_loops_where_webassembly_does_not_apply(browser, tmp_path):
-    """Sizes that are not multiples of 4 use the JavaScript products instead of WebAssembly: same results."""
+    """Sizes that are not multiples of 8 use the JavaScript products instead of WebAssembly: same results."""
     torch.manual_seed(1)
     model = CharRNN(len(VOCAB), embed_dim=6, hidden_size=10, num_layers=2, cell="gru").eval()
     with torch.no_grad():
