@@ -22,7 +22,7 @@ from rnnbook.apps import (ALPHABET, GENRES, MORSE, TEST_PLAYS, CharNGram, CTCRec
                           SequenceClassifier, SequenceTagger, bag_of_chars, bucket_batches, char_error_rate,
                           ctc_batch, ctc_collapse, ctc_greedy_decode, ctc_probability, edit_distance, f1_score, fit,
                           flatten_script, forecast_windows, morse_envelope, morse_signal, passages, plain_words,
-                          random_text, score_lines, shuffle_words, shuffled_pair, speeches, threshold_decode,
+                          random_text, score_lines, shuffle_words, shuffled_pair, speech_lines, speeches, threshold_decode,
                           train_forecaster, windows)
 from rnnbook.apps import bio_tags, entity_scores, entity_spans, seattle_weather, vega_csv
 from rnnbook.data import CharVocab
@@ -38,6 +38,13 @@ PLAY = "HAMLET:\nTo be, or not to be,\nthat is the question.\n\nOPHELIA:\nGood m
 def test_speeches_join_lines_and_skip_other_blocks():
     assert speeches(PLAY + "not a speech\n\n") == [("HAMLET", "To be, or not to be, that is the question."),
                                                     ("OPHELIA", "Good my lord.")]
+
+
+def test_speech_lines_keep_every_speech_and_its_lines():
+    play = PLAY + "not a speech\n\nHORATIO:\nA piece of him.\n\nHAMLET:\nO!\n"  # three speeches in a row after the gap
+    assert speech_lines(play) == [("HAMLET", ["To be, or not to be,", "that is the question."]), ("OPHELIA", ["Good my lord."]),
+                                  ("HORATIO", ["A piece of him."]), ("HAMLET", ["O!"])]
+    assert [who for who, _ in speeches(play)] == [who for who, _ in speech_lines(play)]
 
 
 def test_play_speeches_rejects_unknown_names():

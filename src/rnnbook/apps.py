@@ -57,15 +57,20 @@ def fit(model: nn.Module, batch_loss: Callable[[int], torch.Tensor], steps: int,
 # ------------------------------------------------------------------------------- the plays, as speeches
 
 
-def speeches(play_text: str) -> list[tuple[str, str]]:
-    """The (speaker, words) of every speech in a play cleaned by `data.clean_play`, its lines joined by spaces."""
+def speech_lines(play_text: str) -> list[tuple[str, list[str]]]:
+    """The (speaker, lines) of every speech in a play cleaned by `data.clean_play`, in order."""
     out = []
     for block in play_text.split("\n\n"):
         head, _, said = block.partition("\n")
         if not head.endswith(":") or not said.strip():
             continue
-        out.append((head[:-1], " ".join(said.split())))
+        out.append((head[:-1], said.strip("\n").split("\n")))
     return out
+
+
+def speeches(play_text: str) -> list[tuple[str, str]]:
+    """The (speaker, words) of every speech in a play cleaned by `data.clean_play`, its lines joined by spaces."""
+    return [(who, " ".join(" ".join(lines).split())) for who, lines in speech_lines(play_text)]
 
 
 def play_speeches(names: list[str] | tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
