@@ -10,8 +10,9 @@ from rnnbook.apps import entity_scores
 from rnnbook.data import CharVocab
 from rnnbook.jsmodel import correlations, in_speaker_name, named_units
 from rnnbook.models import CharRNN
-from rnnbook.scratch import (gru_forward, gru_loss_and_grads, init_gated_params, init_params, lstm_forward,
-                             lstm_loss_and_grads, numerical_grads, relative_error, sample_numpy, train_numpy_rnn)
+from rnnbook.scratch import (GRU_KEYS, LSTM_KEYS, cross_entropy_grad, gru_backward, gru_forward, gru_loss_and_grads,
+                             init_gated_params, init_params, lstm_backward, lstm_forward, lstm_loss_and_grads,
+                             numerical_grads, relative_error, rnn_backward, rnn_forward, sample_numpy, train_numpy_rnn)
 
 
 def gated_case(cell: str, seed: int = 0):
@@ -36,7 +37,9 @@ def test_gated_cells_compute_in_the_widest_precision_of_their_inputs(cell):
     forward32, (_, grads32, _) = run(cell, p32, f32(x), f32(h0), f32(c0), targets)
     assert all(a.dtype == np.float32 for a in forward32) and all(g.dtype == np.float32 for g in grads32.values())
     first = "W_fh" if cell == "lstm" else "W_zh"
+    last = (LSTM_KEYS if cell == "lstm" else GRU_KEYS)[-3]  # the last key of the cell itself: b_o, b_nh
     for name, case in {"one weight": (dict(p32, **{first: params[first]}), f32(x), f32(h0), f32(c0)),
+                       "the last bias": (dict(p32, **{last: params[last]}), f32(x), f32(h0), f32(c0)),
                        "the inputs": (p32, x, f32(h0), f32(c0)), "h0": (p32, f32(x), h0, f32(c0)),
                        "c0": (p32, f32(x), f32(h0), c0)}.items():
         if cell == "gru" and name == "c0":
@@ -49,6 +52,30 @@ def test_gated_cells_compute_in_the_widest_precision_of_their_inputs(cell):
         np.testing.assert_allclose(forward[0], reference[0], rtol=0, atol=1e-12, err_msg=name)
         for k in grads:
             assert grads[k].dtype == np.float64 and np.abs(grads[k] - grads_ref[k]).max() < 1e-12, (name, k)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_backward_passes_keep_float64_weights_float64_for_float32_dys(cell):
+    """float64 weights, inputs and states with float32 dL/dy_t: the gradients are accumulated in float64 (all but b_y's,
+    which is the sum of dL/dy_t over time, computed in the precision of dL/dy_t)."""
+    rng = np.random.default_rng(2)
+    D, H, V, T = 3, 4, 5, 30
+    x, h0, c0 = rng.normal(size=(T, D)), rng.normal(size=H), rng.normal(size=H)
+    params = init_params(D, H, V, seed=2, scale=0.6) if cell == "rnn" else init_gated_params(cell, D, H, V, seed=2)
+    if cell == "rnn":
+        hs, ys = rnn_forward(params, x, h0)
+        backward = lambda dys: rnn_backward(params, x, h0, hs, dys)[0]  # noqa: E731
+    elif cell == "lstm":
+        ys = lstm_forward(params, x, h0, c0)[2]
+        backward = lambda dys: lstm_backward(params, x, h0, c0, dys)[0]  # noqa: E731
+    else:
+        ys = gru_forward(params, x, h0)[1]
+        backward = lambda dys: gru_backward(params, x, h0, dys)[0]  # noqa: E731
+    dys32 = cross_entropy_grad(ys, rng.integers(0, V, T)).astype(np.float32)
+    grads, reference = backward(dys32), backward(dys32.astype(np.float64))  # the same numbers of dL/dy_t
+    for k in set(params) - {"b_y"}:
+        assert grads[k].dtype == np.float64, k
+        np.testing.assert_allclose(grads[k], reference[k], rtol=0, atol=1e-12, err_msg=k)
 
 
 def test_initial_weights_are_symmetric_and_scaled():
@@ -67,6 +94,11 @@ def test_relative_error_of_small_and_unsigned_arrays():
     assert relative_error([0.1], [0.2]) == pytest.approx(0.1 / 0.3)
     assert relative_error(np.uint8([1]), np.uint8([2])) == pytest.approx(1 / 3)  # no unsigned wrap-around
     assert relative_error(np.uint8([2]), np.uint8([1])) == pytest.approx(1 / 3)
+    # float32 arrays whose squares underflow (2^-100) or overflow (2^70) in float32: each one is taken to float64 first
+    for scale in (2.0 ** -100, 2.0 ** 70):
+        small, large = np.float32([scale]), np.float32([3 * scale])
+        assert relative_error(small, large) == relative_error(large, small) == 0.5
+        assert relative_error(small, [3 * scale]) == relative_error([3 * scale], small) == 0.5  # one float32, one float64
 
 
 def test_numerical_grads_are_float64_for_float32_parameters():
@@ -77,13 +109,19 @@ def test_numerical_grads_are_float64_for_float32_parameters():
 
 def test_train_numpy_rnn_defaults_and_callback():
     text = "abcabcabcabcabcabcabcabcabcabcabcab"  # the defaults, behaviourally (mutmut wraps the signature)
-    params, vocab, losses = train_numpy_rnn(text)
+    params, _, losses = train_numpy_rnn(text)
     explicit = train_numpy_rnn(text, hidden=64, seq_len=25, steps=1500, lr=0.05, seed=0, clip=5.0)
     assert len(losses) == 1500 and params["W_hh"].shape == (64, 64) and np.array_equal(losses, explicit[2])
-    assert sample_numpy(params, vocab, "a", 20) == sample_numpy(params, vocab, "a", 20, temperature=1.0, seed=0)
     seen = []
     params, _, _ = train_numpy_rnn("abcabcabcab", hidden=4, seq_len=3, steps=3, callback=lambda n, p: seen.append((n, p)))
     assert [n for n, _ in seen] == [0, 1, 2, 3] and all(p is params for _, p in seen)
+
+
+def test_sample_numpy_defaults_to_temperature_1_and_seed_0():
+    params = init_params(4, 8, 4, seed=3, scale=0.5)  # untrained: unsure enough that temperature and seed change the text
+    texts = {(t, s): sample_numpy(params, "abcd", "a", 20, temperature=t, seed=s) for t in (1.0, 2.0) for s in (0, 1)}
+    assert len(set(texts.values())) == 4  # four settings, four texts
+    assert sample_numpy(params, "abcd", "a", 20) == texts[1.0, 0]
 
 
 @pytest.mark.parametrize("length", [7, 9, 10])
