@@ -160,7 +160,7 @@ def rnn_backward(
     W_hh, W_yh = params["W_hh"], params["W_yh"]
     grads = {k: np.zeros_like(params[k], dtype=np.result_type(params[k], dys)) for k in PARAM_KEYS}
     grads["W_yh"] = dys.T @ hs  # sum_t dy_t h_t^T
-    grads["b_y"] = dys.sum(axis=0)
+    grads["b_y"] = dys.sum(axis=0, dtype=grads["b_y"].dtype)
     dhs = dys @ W_yh  # the part of dL/dh_t that comes from y_t; the part from h_{t+1} is added below
     dh_next = np.zeros(H)  # dL/dh_t through h_{t+1}: W_hh^T da_{t+1}
     for t in reversed(range(T)):
@@ -339,7 +339,7 @@ def lstm_backward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndar
     if np.shape(dys) != (T, np.shape(params["W_yh"])[0]):
         raise ValueError(f"dys has shape {np.shape(dys)}, expected (T, V) = ({T}, {np.shape(params['W_yh'])[0]})")
     grads = {k: np.zeros(np.shape(params[k]), np.result_type(params[k], dys)) for k in LSTM_KEYS}
-    grads["W_yh"], grads["b_y"] = dys.T @ hs, dys.sum(axis=0)
+    grads["W_yh"], grads["b_y"] = dys.T @ hs, dys.sum(axis=0, dtype=grads["b_y"].dtype)
     dh_next, dc_next = np.zeros(H), np.zeros(H)  # dL/dh_t and dL/dc_t through step t + 1
     for t in reversed(range(T)):
         h_prev, c_prev = (hs[t - 1], cs[t - 1]) if t > 0 else (np.asarray(h0, hs.dtype), np.asarray(c0, hs.dtype))
@@ -411,7 +411,7 @@ def gru_backward(params: dict[str, np.ndarray], inputs: np.ndarray, h0: np.ndarr
     if np.shape(dys) != (T, np.shape(params["W_yh"])[0]):
         raise ValueError(f"dys has shape {np.shape(dys)}, expected (T, V) = ({T}, {np.shape(params['W_yh'])[0]})")
     grads = {k: np.zeros(np.shape(params[k]), np.result_type(params[k], dys)) for k in GRU_KEYS}
-    grads["W_yh"], grads["b_y"] = dys.T @ hs, dys.sum(axis=0)
+    grads["W_yh"], grads["b_y"] = dys.T @ hs, dys.sum(axis=0, dtype=grads["b_y"].dtype)
     dh_next = np.zeros(H)
     for t in reversed(range(T)):
         h_prev = hs[t - 1] if t > 0 else np.asarray(h0, hs.dtype)
