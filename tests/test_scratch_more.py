@@ -175,3 +175,20 @@ def test_named_units_need_200_characters_and_report_r_to_4_decimals():
 def test_entity_scores_of_nothing_against_nothing():
     assert entity_scores([], []) == (0.0, 0.0, 0.0)
     assert entity_scores([(0, 2)], []) == (0.0, 0.0, 0.0)
+
+
+def test_rnn_backward_reads_h0_in_the_precision_of_the_states_it_is_given():
+    """A float32 forward pass started from a float64 h0 (rounded to float32 first): the backward pass, given the float64
+    h0, rounds it as the forward pass did, and its gradients equal those computed from the rounded h0."""
+    rng = np.random.default_rng(5)
+    D, H, V, T = 3, 4, 5, 6
+    params = {k: v.astype(np.float32) for k, v in init_params(D, H, V, seed=5, scale=0.6).items()}
+    x, h0 = rng.normal(size=(T, D)).astype(np.float32), rng.normal(size=H) / 3  # h0: float64, not a float32 number
+    h0_32 = h0.astype(np.float32)
+    hs, ys = rnn_forward(params, x, h0_32)
+    dys = cross_entropy_grad(ys, rng.integers(0, V, T))
+    grads, _ = rnn_backward(params, x, h0, hs, dys)
+    reference, _ = rnn_backward(params, x, h0_32, hs, dys)
+    assert hs.dtype == np.float32 and h0_32.astype(np.float64).tolist() != h0.tolist()
+    for k in params:
+        np.testing.assert_array_equal(grads[k], reference[k], err_msg=k)
