@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from rnnbook.sampling import generate
 from tests.site.test_html import HTML
@@ -104,20 +105,31 @@ def cpu() -> str:
 
 
 def test_javascript_sampler_speed_against_python(site, browser, pretrained, capsys):
-    """Characters per second of 2,000 sampled characters, median of 3 runs each, in one test run (printed)."""
+    """Characters per second of 2,000 sampled characters, median of 3 runs each, in one test run (printed). Python runs
+    with one PyTorch thread (as the book's chapters do) and with PyTorch's default, after an untimed warm-up, and the
+    faster of the two medians is the one to match: which is faster depends on the machine and how busy it is."""
     model, vocab = pretrained
     _, panel, _, uncaught = open_sampler(browser, f"{site}/{PAGES[0]}")
-    n = 2000
-    js, py = [], []
-    for seed in (3, 4, 5):
-        text, seconds = run(panel, "ROMEO:\n", temperature=1.0, top_k="", top_p="", length=n, seed=seed)
-        assert len(text) == len("ROMEO:\n") + n
-        js.append(n / seconds)
-        t0 = time.perf_counter()
-        generate(model, vocab, "ROMEO:\n", length=n, temperature=1.0, seed=seed)
-        py.append(n / (time.perf_counter() - t0))
-    js_median, py_median = sorted(js)[1], sorted(py)[1]
+    n, default_threads = 2000, torch.get_num_threads()
+    js, py = [], {1: [], default_threads: []}
+    generate(model, vocab, "ROMEO:\n", length=100, temperature=1.0, seed=0)
+    try:
+        for seed in (3, 4, 5):
+            text, seconds = run(panel, "ROMEO:\n", temperature=1.0, top_k="", top_p="", length=n, seed=seed)
+            assert len(text) == len("ROMEO:\n") + n
+            js.append(n / seconds)
+            for threads in py:
+                torch.set_num_threads(threads)
+                t0 = time.perf_counter()
+                generate(model, vocab, "ROMEO:\n", length=n, temperature=1.0, seed=seed)
+                py[threads].append(n / (time.perf_counter() - t0))
+    finally:
+        torch.set_num_threads(default_threads)
+    median = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+    best = max(median(v) for v in py.values())
     with capsys.disabled():
-        print(f"\nsampler speed, median of 3 x {n} characters on {cpu()}: JavaScript {js_median:.0f} chars/s "
-              f"({', '.join(f'{v:.0f}' for v in js)}), Python {py_median:.0f} chars/s ({', '.join(f'{v:.0f}' for v in py)})")
-    assert js_median >= py_median and uncaught == []
+        print(f"\nsampler speed, median of 3 x {n} characters on {cpu()}: JavaScript {median(js):.0f} chars/s "
+              f"({', '.join(f'{v:.0f}' for v in js)}); Python " + "; ".join(
+                  f"{t} PyTorch thread{'s' * (t > 1)} {median(v):.0f} chars/s ({', '.join(f'{x:.0f}' for x in v)})"
+                  for t, v in py.items()))
+    assert median(js) >= best and uncaught == []
