@@ -83,6 +83,24 @@ def test_plot_seeds_and_plot_band_show_the_spread_of_the_seeds():
     plt.close(fig)
 
 
+def test_plot_horizon_errors_draws_the_seeds_band_their_median_and_each_baseline():
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from rnnbook.plots import plot_horizon_errors
+    fig, ax = plt.subplots()
+    seeds = np.array([[1.0, 2.0, 3.0], [3.0, 2.5, 2.0], [2.0, 4.0, 1.0]])
+    plot_horizon_errors(ax, seeds, {"naive": np.array([2.5, 3.0, 3.5]), "drift": np.array([1.0, 1.0, 1.0])}, "k", "error")
+    rnn, naive, drift = ax.lines
+    assert list(rnn.get_xdata()) == [1, 2, 3] and list(rnn.get_ydata()) == [2.0, 2.5, 2.0]  # the median of each column
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() == 1.0 and band[:, 1].max() == 4.0  # from the lowest seed to the highest
+    assert list(naive.get_ydata()) == [2.5, 3.0, 3.5] and [t.get_text() for t in ax.get_legend().get_texts()] == ["RNN", "naive", "drift"]
+    assert ax.get_ylim()[0] == 0 and ax.get_xlabel() == "k"
+    with pytest.raises(ValueError, match="every baseline"):
+        plot_horizon_errors(ax, seeds, {"naive": np.ones(4)}, "k", "error")
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("draw,gates", [("draw_lstm_cell", ["f_t", "i_t", "g_t", "o_t"]), ("draw_gru_cell", ["r_t", "z_t", "n_t"])])
 def test_gated_cells_label_every_gate_and_both_ends_of_the_state_path(draw, gates):
     import rnnbook.plots as plots

@@ -7,6 +7,7 @@ from statistics import median
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+import numpy as np
 
 # Colour-blind-safe palette (Okabe & Ito), in the order the book uses it.
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -283,6 +284,25 @@ def plot_band(ax: plt.Axes, curves: list[list[tuple[float, float]]], color: str 
     columns = [[y for _, y in points] for points in zip(*curves)]  # the seeds' values at each x
     ax.fill_between(xs, [min(c) for c in columns], [max(c) for c in columns], color=color, alpha=0.25, lw=0)
     ax.plot(xs, [median(c) for c in columns], color=color, label=label)
+    return ax
+
+
+def plot_horizon_errors(ax: plt.Axes, seeds: np.ndarray, baselines: dict[str, np.ndarray], xlabel: str,
+                        ylabel: str) -> plt.Axes:
+    """Forecast errors against the horizon k = 1 .. K: the seeds' (S, K) median and range for the RNN, a line per baseline."""
+    seeds = np.asarray(seeds)
+    if seeds.ndim != 2 or any(np.shape(e) != seeds.shape[1:] for e in baselines.values()):
+        raise ValueError(f"seeds must be (S, K) and every baseline (K,); got {seeds.shape} and "
+                         f"{ {name: np.shape(e) for name, e in baselines.items()} }")
+    k = np.arange(1, seeds.shape[1] + 1)
+    ax.fill_between(k, seeds.min(0), seeds.max(0), color=COLORS[0], alpha=0.25, lw=0)
+    ax.plot(k, np.median(seeds, 0), marker="o", ms=3, color=COLORS[0], label="RNN")
+    for color, (name, errors) in zip(COLORS[1:], baselines.items()):
+        ax.plot(k, errors, marker="o", ms=3, color=color, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, None)
+    ax.legend()
     return ax
 
 
